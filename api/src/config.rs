@@ -1,0 +1,67 @@
+//! Configuration: one struct, every option a flag and an environment
+//! variable (`followgraph --help` lists them). `.env.example` mirrors it.
+
+use std::net::SocketAddr;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug, Clone)]
+#[command(name = "followgraph", version, about = "The followers social graph over GraphQL")]
+pub struct Config {
+    /// Database to use: `sqlite://FILE?mode=rwc` (created if missing) or
+    /// `postgres://USER@HOST:PORT/DB`. Migrations run at start.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://followgraph.db?mode=rwc", global = true)]
+    pub database_url: String,
+
+    /// Address to listen on.
+    #[arg(long = "bind", env = "BIND_ADDR", default_value = "127.0.0.1:8000", global = true)]
+    pub bind: SocketAddr,
+
+    /// Connections in the database pool.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 16, global = true)]
+    pub db_max_connections: u32,
+
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 256 * 1024, global = true)]
+    pub max_body_bytes: usize,
+
+    /// Deepest query accepted. GraphiQL 3.9's introspection query needs 15.
+    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 20, global = true)]
+    pub max_query_depth: usize,
+
+    /// Largest query complexity accepted: each field counts 1, and a list
+    /// field counts its children once per item asked for (`first`/`last`).
+    #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = 20_000, global = true)]
+    pub max_query_complexity: usize,
+
+    /// Failed sign-ins allowed per login within the window before the login
+    /// is RATE_LIMITED.
+    #[arg(long, env = "SIGNIN_MAX_FAILURES", default_value_t = 5, global = true)]
+    pub signin_max_failures: u32,
+
+    /// The sign-in failure window, in seconds.
+    #[arg(long, env = "SIGNIN_WINDOW_SECS", default_value_t = 900, global = true)]
+    pub signin_window_secs: u64,
+
+    /// Log filter (tracing's EnvFilter syntax).
+    #[arg(long, env = "RUST_LOG", default_value = "info,sqlx=warn", global = true)]
+    pub log: String,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Migrate the database and serve the API (the default).
+    Serve,
+    /// Print the GraphQL schema (SDL) to stdout; `schema.graphql` is this.
+    PrintSchema,
+}
+
+impl Config {
+    /// The defaults, as if no flag or variable were given (tests build on this).
+    pub fn defaults() -> Self {
+        Config::parse_from(["followgraph"])
+    }
+}

@@ -1,0 +1,101 @@
+//! Accounts: lookups by id, username or login, the user directory, sign-up
+//! and profile edits.
+
+use entity::user;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set,
+};
+
+use super::{now, Sql};
+use crate::error::{on_unique_violation, ApiResult};
+use crate::pagination::{Page, PageRequest};
+
+pub async fn find_by_ids(db: &impl ConnectionTrait, ids: &[i64]) -> ApiResult<Vec<user::Model>> {
+    Ok(user::Entity::find().filter(user::Column::Id.is_in(ids.iter().copied())).all(db).await?)
+}
+
+/// Case-insensitive, through the unique index on lower(username).
+pub async fn find_by_username(db: &impl ConnectionTrait, username: &str) -> ApiResult<Option<user::Model>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT * FROM users WHERE lower(username) = lower(").bind(username).push(")");
+    Ok(user::Model::find_by_statement(sql.build()).one(db).await?)
+}
+
+/// A login is a username or an email, both case-insensitive.
+pub async fn find_by_login(db: &impl ConnectionTrait, login: &str) -> ApiResult<Option<user::Model>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT * FROM users WHERE lower(username) = lower(")
+        .bind(login)
+        .push(") OR lower(email) = lower(")
+        .bind(login)
+        .push(")");
+    Ok(user::Model::find_by_statement(sql.build()).one(db).await?)
+}
+
+/// All users, newest account first; `prefix` filters on the username,
+/// case-insensitively.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    prefix: Option<&str>,
+    page: &PageRequest,
+) -> ApiResult<Page<user::Model>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT * FROM users WHERE 1 = 1");
+    if let Some(prefix) = prefix {
+        // Escape LIKE's wildcards: `_` is legal in usernames.
+        let pattern = prefix.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_") + "%";
+        sql.push(" AND lower(username) LIKE ").bind(pattern).push(" ESCAPE '\\'");
+    }
+    sql.keyset("created_at", "id", page);
+    let rows = user::Model::find_by_statement(sql.build()).all(db).await?;
+    Ok(page.into_page(rows))
+}
+
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password_hash: String,
+    pub display_name: &'a str,
+}
+
+/// Inserts an account; a taken username or email is a CONFLICT, decided by
+/// the unique indexes (so two racing sign-ups cannot both win).
+pub async fn create(db: &impl ConnectionTrait, new: NewUser<'_>) -> ApiResult<user::Model> {
+    let row = user::ActiveModel {
+        username: Set(new.username.to_owned()),
+        email: Set(new.email.to_owned()),
+        password_hash: Set(new.password_hash),
+        display_name: Set(new.display_name.to_owned()),
+        bio: Set(String::new()),
+        created_at: Set(now()),
+        followers_count: Set(0),
+        following_count: Set(0),
+        posts_count: Set(0),
+        ..Default::default()
+    };
+    row.insert(db).await.map_err(|e| {
+        on_unique_violation(
+            e,
+            &[
+                ("users_username_lower_key", "that username is taken"),
+                ("users_email_lower_key", "that email is already registered"),
+            ],
+        )
+    })
+}
+
+pub async fn update_profile(
+    db: &impl ConnectionTrait,
+    user: user::Model,
+    display_name: Option<String>,
+    bio: Option<String>,
+) -> ApiResult<user::Model> {
+    let mut row: user::ActiveModel = user.into();
+    if let Some(name) = display_name {
+        row.display_name = Set(name);
+    }
+    if let Some(bio) = bio {
+        row.bio = Set(bio);
+    }
+    Ok(row.update(db).await?)
+}

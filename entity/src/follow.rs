@@ -1,0 +1,33 @@
+use sea_orm::entity::prelude::*;
+
+/// `follower_id` follows `followed_id` since `created_at`. The pair is the
+/// primary key, so a relationship exists at most once.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "follows")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub follower_id: i64,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub followed_id: i64,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::FollowerId",
+        to = "super::user::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Follower,
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::FollowedId",
+        to = "super::user::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Followed,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

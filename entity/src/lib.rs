@@ -1,0 +1,14 @@
+//! SeaORM models of Followgraph's tables, and their relations. Nothing here
+//! knows about GraphQL: the API crate wraps these rows in its own types.
+//!
+//! - `user`: an account, with its follower/following/post counters kept
+//!   up to date by the writes that change them (so counts are O(1) reads).
+//! - `follow`: one "follower follows followed" edge, keyed by the pair, with
+//!   the time it began.
+//! - `post`: a user's post.
+//! - `session`: a bearer token, stored only as its SHA-256.
+
+pub mod follow;
+pub mod post;
+pub mod session;
+pub mod user;

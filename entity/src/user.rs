@@ -1,0 +1,44 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// As the user typed it; unique case-insensitively (index on lower()).
+    pub username: String,
+    /// Unique case-insensitively; shown only to its owner.
+    pub email: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    pub display_name: String,
+    pub bio: String,
+    pub created_at: DateTimeUtc,
+    /// Denormalised counters, changed in the same transaction as the rows
+    /// they count (see `api::db::follows` and `api::db::posts`).
+    pub followers_count: i64,
+    pub following_count: i64,
+    pub posts_count: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::post::Entity")]
+    Post,
+    #[sea_orm(has_many = "super::session::Entity")]
+    Session,
+}
+
+impl Related<super::post::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Post.def()
+    }
+}
+
+impl Related<super::session::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Session.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

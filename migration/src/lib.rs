@@ -1,0 +1,15 @@
+//! Database migrations, run at server start (and by the test harness on
+//! every fresh test database). One file per migration; comments say why.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_create_tables;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_create_tables::Migration)]
+    }
+}

@@ -1,0 +1,102 @@
+//! No N+1: the statements a request runs do not grow with the number of
+//! parents. Counted with SeaORM's metric callback on the server's own
+//! connection.
+
+use serde_json::json;
+
+use crate::helpers::{spawn_app, TestApp};
+
+/// The query of the core issue, part 7.
+const WIDE: &str = r#"query($n: Int!) {
+  users(first: $n) {
+    nodes {
+      followersCount followingCount viewerIsFollowing
+      followers(first: 5) { edges { followedAt node { username followersCount } } }
+      posts(first: 3) { nodes { body author { username } } }
+    }
+  }
+}"#;
+
+/// 30 users; everybody follows the next six and posts four times. More
+/// users than one page lists, so followers of listed users are partly
+/// unlisted ones, whatever the page size.
+async fn network(app: &TestApp) -> String {
+    let mut people = Vec::new();
+    for i in 0..30 {
+        people.push(app.sign_up(&format!("user{i:02}")).await);
+    }
+    for (i, (token, _)) in people.iter().enumerate() {
+        for step in 1..=6 {
+            let (_, other) = &people[(i + step) % people.len()];
+            app.follow(token, other).await;
+        }
+        for p in 0..4 {
+            app.post(token, &format!("post {p} by {i}")).await;
+        }
+    }
+    people[0].0.clone()
+}
+
+async fn count(app: &TestApp, token: Option<&str>, query: &str, n: i64) -> (usize, serde_json::Value) {
+    let before = app.statements();
+    let data = app.ok(token, query, json!({ "n": n })).await;
+    let ran = app.statements() - before;
+    eprintln!("{n} parents: {ran} statements:\n  {}", app.statements_since(before).join("\n  "));
+    (ran, data)
+}
+
+#[tokio::test]
+async fn wide_query_runs_the_same_statements_for_5_and_20_users() {
+    let app = spawn_app().await;
+    let viewer = network(&app).await;
+    for token in [Some(viewer.as_str()), None] {
+        let (five, data5) = count(&app, token, WIDE, 5).await;
+        let (twenty, data20) = count(&app, token, WIDE, 20).await;
+        assert_eq!(data5["users"]["nodes"].as_array().unwrap().len(), 5);
+        assert_eq!(data20["users"]["nodes"].as_array().unwrap().len(), 20);
+        let first = &data20["users"]["nodes"][0];
+        assert_eq!(first["followers"]["edges"].as_array().unwrap().len(), 5);
+        assert_eq!(first["posts"]["nodes"].as_array().unwrap().len(), 3);
+        assert_eq!(five, twenty, "statement count must not grow with parents");
+        // session, users page, relationship, followers pages, posts pages, follower users
+        assert!(twenty <= 6, "{twenty} statements");
+    }
+}
+
+/// W2 of the performance issue: a followers page with each follower's posts.
+#[tokio::test]
+async fn followers_with_their_posts_is_constant() {
+    let app = spawn_app().await;
+    network(&app).await;
+    let q = r#"query($n: Int!) { user(username: "user00") { followers(first: $n) {
+        edges { followedAt node { username posts(first: 3) { nodes { body } } } } } } }"#;
+    let (two, _) = count(&app, None, q, 2).await;
+    let (six, data) = count(&app, None, q, 6).await;
+    assert_eq!(data["user"]["followers"]["edges"].as_array().unwrap().len(), 6);
+    assert_eq!(two, six);
+    assert!(six <= 4, "{six} statements");
+}
+
+/// W3: the feed with authors.
+#[tokio::test]
+async fn feed_with_authors_is_constant() {
+    let app = spawn_app().await;
+    let viewer = network(&app).await;
+    let q = "query($n: Int!) { feed(first: $n) { edges { node { body author { username followersCount } } } } }";
+    let (five, _) = count(&app, Some(&viewer), q, 5).await;
+    let (twenty, data) = count(&app, Some(&viewer), q, 20).await;
+    assert_eq!(data["feed"]["edges"].as_array().unwrap().len(), 20);
+    assert_eq!(five, twenty);
+    assert!(twenty <= 3, "{twenty} statements");
+}
+
+/// Asking only for totalCount reads a counter, not a page.
+#[tokio::test]
+async fn total_count_alone_reads_no_rows() {
+    let app = spawn_app().await;
+    network(&app).await;
+    let q = "query($n: Int!) { users(first: $n) { nodes { followers { totalCount } following { totalCount } } } }";
+    let (ran, data) = count(&app, None, q, 20).await;
+    assert_eq!(data["users"]["nodes"][0]["followers"]["totalCount"], 6);
+    assert_eq!(ran, 1, "only the users page");
+}

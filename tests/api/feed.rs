@@ -1,0 +1,222 @@
+//! Posts and the home feed: the Mega-Tutorial's test_follow_posts, paging,
+//! keyset stability, polling, deletion.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, strings, TestApp};
+
+const FEED: &str = r#"query($first: Int, $after: String, $last: Int, $before: String) {
+  feed(first: $first, after: $after, last: $last, before: $before) {
+    edges { cursor node { id body author { username } } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}"#;
+
+async fn feed(app: &TestApp, token: &str, vars: Value) -> Value {
+    app.ok(Some(token), FEED, vars).await["feed"].clone()
+}
+
+async fn feed_bodies(app: &TestApp, token: &str) -> Vec<String> {
+    strings(&feed(app, token, json!({ "first": 100 })).await["edges"], "/node/body")
+}
+
+/// The Mega-Tutorial's test_follow_posts, through the API.
+#[tokio::test]
+async fn test_follow_posts() {
+    let app = spawn_app().await;
+    let (john, _) = app.sign_up("john").await;
+    let (susan, susan_id) = app.sign_up("susan").await;
+    let (mary, mary_id) = app.sign_up("mary").await;
+    let (david, david_id) = app.sign_up("david").await;
+    // Created in the order john, david, mary, susan: susan's is newest.
+    app.post(&john, "post from john").await;
+    app.post(&david, "post from david").await;
+    app.post(&mary, "post from mary").await;
+    app.post(&susan, "post from susan").await;
+
+    app.follow(&john, &susan_id).await;
+    app.follow(&john, &david_id).await;
+    app.follow(&susan, &mary_id).await;
+    app.follow(&mary, &david_id).await;
+
+    assert_eq!(feed_bodies(&app, &john).await, ["post from susan", "post from david", "post from john"]);
+    assert_eq!(feed_bodies(&app, &susan).await, ["post from susan", "post from mary"]);
+    assert_eq!(feed_bodies(&app, &mary).await, ["post from mary", "post from david"]);
+    assert_eq!(feed_bodies(&app, &david).await, ["post from david"]);
+
+    // Unfollowing and deleting show up at once.
+    app.ok(Some(&john), "mutation($u: ID!) { unfollow(userId: $u) { user { id } } }", json!({ "u": susan_id })).await;
+    assert_eq!(feed_bodies(&app, &john).await, ["post from david", "post from john"]);
+}
+
+#[tokio::test]
+async fn feed_requires_sign_in() {
+    let app = spawn_app().await;
+    assert_eq!(app.error_code(None, FEED, json!({})).await, "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn posts_are_validated_and_counted() {
+    let app = spawn_app().await;
+    let (john, _) = app.sign_up("john").await;
+    let q = "mutation($b: String!) { createPost(input: { body: $b }) { body author { username postsCount } } }";
+    let data = app.ok(Some(&john), q, json!({ "b": "  hello world \n" })).await;
+    assert_eq!(data["createPost"], json!({ "body": "hello world", "author": { "username": "john", "postsCount": 1 } }));
+    for bad in ["", "   ", &"x".repeat(501)] {
+        assert_eq!(app.error_code(Some(&john), q, json!({ "b": bad })).await, "BAD_USER_INPUT");
+    }
+    assert_eq!(app.ok(Some(&john), q, json!({ "b": "é".repeat(500) })).await["createPost"]["author"]["postsCount"], 2);
+    assert_eq!(app.error_code(None, q, json!({ "b": "hi" })).await, "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn only_the_author_deletes_a_post() {
+    let app = spawn_app().await;
+    let (john, _) = app.sign_up("john").await;
+    let (susan, _) = app.sign_up("susan").await;
+    let id = app.post(&john, "mine").await;
+    let del = "mutation($id: ID!) { deletePost(id: $id) }";
+    assert_eq!(app.error_code(Some(&susan), del, json!({ "id": id })).await, "FORBIDDEN");
+    assert_eq!(app.error_code(None, del, json!({ "id": id })).await, "UNAUTHENTICATED");
+    assert_eq!(app.error_code(Some(&john), del, json!({ "id": "bogus" })).await, "BAD_USER_INPUT");
+    assert_eq!(app.ok(Some(&john), del, json!({ "id": id })).await["deletePost"], id);
+    assert_eq!(app.error_code(Some(&john), del, json!({ "id": id })).await, "NOT_FOUND");
+    let data = app.ok(Some(&john), "query($id: ID!) { post(id: $id) { id } node(id: $id) { id } viewer { postsCount } }", json!({ "id": id })).await;
+    assert_eq!(data, json!({ "post": null, "node": null, "viewer": { "postsCount": 0 } }));
+}
+
+#[tokio::test]
+async fn node_and_post_lookups() {
+    let app = spawn_app().await;
+    let (john, john_id) = app.sign_up("john").await;
+    let id = app.post(&john, "hello").await;
+    let q = r#"query($u: ID!, $p: ID!) {
+      u: node(id: $u) { __typename id ... on User { username } }
+      p: node(id: $p) { __typename id ... on Post { body author { id } } }
+      post(id: $p) { body createdAt }
+    }"#;
+    let data = app.ok(None, q, json!({ "u": john_id, "p": id })).await;
+    assert_eq!(data["u"], json!({ "__typename": "User", "id": john_id, "username": "john" }));
+    assert_eq!(data["p"], json!({ "__typename": "Post", "id": id, "body": "hello", "author": { "id": john_id } }));
+    assert_eq!(data["post"]["body"], "hello");
+    let bad = "{ node(id: \"definitely not an id\") { id } }";
+    assert_eq!(app.error_code(None, bad, json!({})).await, "BAD_USER_INPUT");
+    let missing = format!("{{ node(id: \"{}\") {{ id }} }}", crate::helpers::global_id("User", 424242));
+    assert!(app.ok(None, &missing, json!({})).await["node"].is_null());
+}
+
+/// Pages read while posts are being added continue where they left off:
+/// no gaps, no duplicates.
+#[tokio::test]
+async fn keyset_pages_are_stable_while_posts_are_added() {
+    let app = spawn_app().await;
+    let (me, _) = app.sign_up("reader").await;
+    let (author, author_id) = app.sign_up("writer").await;
+    app.follow(&me, &author_id).await;
+    for i in 0..12 {
+        app.post(&author, &format!("old {i:02}")).await;
+    }
+    let expected: Vec<String> = (0..12).rev().map(|i| format!("old {i:02}")).collect();
+
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    let mut round = 0;
+    loop {
+        let page = feed(&app, &me, json!({ "first": 5, "after": after })).await;
+        seen.extend(strings(&page["edges"], "/node/body"));
+        // New posts arrive between page reads; they belong before page 1.
+        app.post(&author, &format!("new {round}")).await;
+        round += 1;
+        if page["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(seen, expected);
+
+    // Deleting the row a cursor points at does not break the cursor.
+    let page = feed(&app, &me, json!({ "first": 3 })).await;
+    let cursor = page["pageInfo"]["endCursor"].clone();
+    let last_id = page["edges"][2]["node"]["id"].as_str().unwrap().to_owned();
+    app.ok(Some(&author), "mutation($id: ID!) { deletePost(id: $id) }", json!({ "id": last_id })).await;
+    let next = feed(&app, &me, json!({ "first": 2, "after": cursor })).await;
+    let all = feed_bodies(&app, &me).await;
+    assert_eq!(strings(&next["edges"], "/node/body"), all[2..4]);
+}
+
+/// Polling: `last` with `before: <newest cursor held>` returns only what is
+/// new, oldest-new nearest the cursor, and pages on via startCursor.
+#[tokio::test]
+async fn polling_with_last_and_before() {
+    let app = spawn_app().await;
+    let (me, _) = app.sign_up("reader").await;
+    let (author, author_id) = app.sign_up("writer").await;
+    app.follow(&me, &author_id).await;
+    for i in 0..3 {
+        app.post(&author, &format!("p{i}")).await;
+    }
+    let first = feed(&app, &me, json!({ "first": 20 })).await;
+    let newest = first["pageInfo"]["startCursor"].clone();
+
+    let idle = feed(&app, &me, json!({ "last": 20, "before": newest })).await;
+    assert_eq!(idle["edges"], json!([]));
+    assert_eq!(idle["pageInfo"]["hasPreviousPage"], false);
+
+    for i in 3..6 {
+        app.post(&author, &format!("p{i}")).await;
+    }
+    let fresh = feed(&app, &me, json!({ "last": 20, "before": newest })).await;
+    assert_eq!(strings(&fresh["edges"], "/node/body"), ["p5", "p4", "p3"]);
+    assert_eq!(fresh["pageInfo"]["hasPreviousPage"], false);
+
+    // More new posts than one poll takes: page on towards the newest.
+    let newest = fresh["pageInfo"]["startCursor"].clone();
+    for i in 6..31 {
+        app.post(&author, &format!("p{i}")).await;
+    }
+    let poll1 = feed(&app, &me, json!({ "last": 20, "before": newest })).await;
+    assert_eq!(poll1["pageInfo"]["hasPreviousPage"], true);
+    let got1 = strings(&poll1["edges"], "/node/body");
+    assert_eq!(got1.first().map(String::as_str), Some("p25"));
+    assert_eq!(got1.last().map(String::as_str), Some("p6"));
+    let poll2 = feed(&app, &me, json!({ "last": 20, "before": poll1["pageInfo"]["startCursor"] })).await;
+    assert_eq!(strings(&poll2["edges"], "/node/body"), ["p30", "p29", "p28", "p27", "p26"]);
+    assert_eq!(poll2["pageInfo"]["hasPreviousPage"], false);
+    let all: HashSet<String> = got1.into_iter().chain(strings(&poll2["edges"], "/node/body")).collect();
+    assert_eq!(all.len(), 25);
+}
+
+#[tokio::test]
+async fn user_posts_page_and_count() {
+    let app = spawn_app().await;
+    let (john, _) = app.sign_up("john").await;
+    for i in 0..7 {
+        app.post(&john, &format!("j{i}")).await;
+    }
+    let q = r#"query($after: String) { user(username: "john") { postsCount posts(first: 4, after: $after) {
+        nodes { body } pageInfo { hasNextPage endCursor } } } }"#;
+    let p1 = app.ok(None, q, json!({})).await;
+    assert_eq!(p1["user"]["postsCount"], 7);
+    assert_eq!(strings(&p1["user"]["posts"]["nodes"], "/body"), ["j6", "j5", "j4", "j3"]);
+    let p2 = app.ok(None, q, json!({ "after": p1["user"]["posts"]["pageInfo"]["endCursor"] })).await;
+    assert_eq!(strings(&p2["user"]["posts"]["nodes"], "/body"), ["j2", "j1", "j0"]);
+    assert_eq!(p2["user"]["posts"]["pageInfo"]["hasNextPage"], false);
+}
+
+#[tokio::test]
+async fn users_directory_newest_first_with_prefix_search() {
+    let app = spawn_app().await;
+    for name in ["alice", "alfred", "bob", "Al_x", "alx9"] {
+        app.sign_up(name).await;
+    }
+    let q = "query($s: String) { users(search: $s) { nodes { username } } }";
+    let all = app.ok(None, q, json!({})).await;
+    assert_eq!(strings(&all["users"]["nodes"], "/username"), ["alx9", "Al_x", "bob", "alfred", "alice"]);
+    let al = app.ok(None, q, json!({ "s": "AL" })).await;
+    assert_eq!(strings(&al["users"]["nodes"], "/username"), ["alx9", "Al_x", "alfred", "alice"]);
+    // `_` is a literal, not LIKE's wildcard.
+    let under = app.ok(None, q, json!({ "s": "al_" })).await;
+    assert_eq!(strings(&under["users"]["nodes"], "/username"), ["Al_x"]);
+}

@@ -1,0 +1,145 @@
+//! The transport: GraphiQL, GET, limits, malformed requests, engine errors.
+
+use serde_json::{json, Value};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn graphiql_is_served_with_its_assets() {
+    let app = spawn_app().await;
+    let res = app.client.get(format!("{}/", app.url)).send().await.unwrap();
+    assert_eq!(res.status(), 200, "/ leads to GraphiQL");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("GraphiQL"), "{html}");
+    for asset in ["graphiql.min.js", "graphiql.min.css", "react.production.min.js", "react-dom.production.min.js"] {
+        assert!(html.contains(asset));
+        let res = app.client.get(format!("{}/graphiql/{asset}", app.url)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{asset}");
+        assert!(res.bytes().await.unwrap().len() > 1000);
+    }
+    let res = app.client.get(format!("{}/health", app.url)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn get_runs_queries_and_refuses_mutations_without_running_them() {
+    let app = spawn_app().await;
+    app.sign_up("john").await;
+    let res = app
+        .client
+        .get(format!("{}/graphql", app.url))
+        .query(&[("query", "query($n: String!) { user(username: $n) { username } }"), ("variables", r#"{"n":"john"}"#)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"]["user"]["username"], "john");
+
+    let mutation = r#"mutation { signUp(input: { username: "viaget", email: "g@example.com", password: "password1" }) { token } }"#;
+    for (query, op) in [(mutation, None), ("query A { viewer { id } } mutation B { signOut }", Some("B"))] {
+        let mut params = vec![("query", query)];
+        if let Some(op) = op {
+            params.push(("operationName", op));
+        }
+        let res = app.client.get(format!("{}/graphql", app.url)).query(&params).send().await.unwrap();
+        assert_eq!(res.status(), 405);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "METHOD_NOT_ALLOWED");
+    }
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM users WHERE username = 'viaget'").await, 0);
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_bodies() {
+    let app = spawn_app().await;
+    let post = |body: Vec<u8>| app.client.post(format!("{}/graphql", app.url)).header("content-type", "application/json").body(body).send();
+    for bad in [&b"{not json"[..], b"", b"[1,2]", b"{\"query\": 5}"] {
+        let res = post(bad.to_vec()).await.unwrap();
+        assert_eq!(res.status(), 400, "{}", String::from_utf8_lossy(bad));
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    }
+    let huge = json!({ "query": format!("{{ viewer {{ id }} }} #{}", "x".repeat(300 * 1024)) });
+    let res = post(serde_json::to_vec(&huge).unwrap()).await.unwrap();
+    assert_eq!(res.status(), 413);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "PAYLOAD_TOO_LARGE");
+}
+
+#[tokio::test]
+async fn engine_errors_carry_codes() {
+    let app = spawn_app().await;
+    assert_eq!(app.error_code(None, "{ viewer { id ", json!({})).await, "GRAPHQL_PARSE_FAILED");
+    assert_eq!(app.error_code(None, "{ nosuchfield }", json!({})).await, "GRAPHQL_VALIDATION_FAILED");
+    let wrong_var = "query($n: Int) { users(first: $n) { nodes { id } } }";
+    let code = app.error_code(None, wrong_var, json!({ "n": "ten" })).await;
+    assert!(code == "BAD_USER_INPUT" || code == "GRAPHQL_VALIDATION_FAILED", "{code}");
+}
+
+#[tokio::test]
+async fn batched_requests() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .post(format!("{}/graphql", app.url))
+        .json(&json!([{ "query": "{ viewer { id } }" }, { "query": "{ users { nodes { id } } }" }]))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body.as_array().unwrap().len(), 2);
+    assert!(body[0]["data"]["viewer"].is_null());
+}
+
+/// GraphiQL 3.9's own introspection query (its TypeRef nests ofType nine
+/// deep) must pass the depth and complexity limits; a deeper query must not.
+#[tokio::test]
+async fn depth_limit_admits_graphiql_introspection_but_not_deeper() {
+    let app = spawn_app().await;
+    let data = app.ok(None, INTROSPECTION, json!({})).await;
+    assert!(data["__schema"]["types"].as_array().unwrap().len() > 10);
+
+    let mut deep = String::from("{ users { nodes { id } } }");
+    for _ in 0..10 {
+        deep = deep.replace("nodes { id }", "nodes { id followers { nodes { id } } }");
+    }
+    assert_eq!(app.error_code(None, &deep, json!({})).await, "GRAPHQL_VALIDATION_FAILED");
+
+    let wide = "{ users(first: 100) { nodes { followers(first: 100) { nodes { following(first: 100) { nodes { id } } } } } } }";
+    assert_eq!(app.error_code(None, wide, json!({})).await, "GRAPHQL_VALIDATION_FAILED");
+}
+
+const INTROSPECTION: &str = r#"
+query IntrospectionQuery {
+  __schema {
+    description
+    queryType { name }
+    mutationType { name }
+    subscriptionType { name }
+    types { ...FullType }
+    directives { name description isRepeatable locations args(includeDeprecated: true) { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description specifiedByURL
+  fields(includeDeprecated: true) {
+    name description
+    args(includeDeprecated: true) { ...InputValue }
+    type { ...TypeRef }
+    isDeprecated deprecationReason
+  }
+  inputFields(includeDeprecated: true) { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue {
+  name description type { ...TypeRef } defaultValue isDeprecated deprecationReason
+}
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } }
+}
+"#;

@@ -1,0 +1,17 @@
+//! Integration tests: every test boots the real server on 127.0.0.1:0
+//! against its own fresh, migrated database and talks HTTP to it.
+//!
+//!     cargo test                          # SQLite (a temp file per test)
+//!     TEST_DATABASE=postgres cargo test   # PostgreSQL (a new database per test)
+//!
+//! `TEST_POSTGRES_URL` names the server's admin database (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`).
+
+mod helpers;
+
+mod accounts;
+mod batching;
+mod feed;
+mod follows;
+mod http;
+mod schema;
