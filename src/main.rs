@@ -30,6 +30,12 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             print!("{}", api::schema::sdl());
             Ok(())
         }
+        Command::Recount => {
+            let db = api::connect_and_migrate(&config).await.map_err(|e| format!("database {}: {e}", redact(&config.database_url)))?;
+            let fixed = api::db::counters::recount(&db).await.map_err(|e| format!("{e:?}"))?;
+            println!("recount: {fixed} users had wrong counters; all counters now match the rows");
+            Ok(())
+        }
         Command::Serve => {
             let db = api::connect_and_migrate(&config).await.map_err(|e| format!("database {}: {e}", redact(&config.database_url)))?;
             let listener = tokio::net::TcpListener::bind(config.bind).await.map_err(|e| format!("bind {}: {e}", config.bind))?;

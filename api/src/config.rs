@@ -43,6 +43,16 @@ pub struct Config {
     #[arg(long, env = "SIGNIN_WINDOW_SECS", default_value_t = 900, global = true)]
     pub signin_window_secs: u64,
 
+    /// Followed accounts from which a home feed is read by walking everyone's
+    /// newest posts instead of merging each followee's (see db/posts.rs).
+    #[arg(long, env = "FEED_BROAD_FOLLOWING", default_value_t = 100, global = true)]
+    pub feed_broad_following: i64,
+
+    /// How many of everyone's newest posts that walk may look at before it
+    /// falls back to the merge.
+    #[arg(long, env = "FEED_WINDOW", default_value_t = 4000, global = true)]
+    pub feed_window: i64,
+
     /// Log filter (tracing's EnvFilter syntax).
     #[arg(long, env = "RUST_LOG", default_value = "info,sqlx=warn", global = true)]
     pub log: String,
@@ -57,6 +67,9 @@ pub enum Command {
     Serve,
     /// Print the GraphQL schema (SDL) to stdout; `schema.graphql` is this.
     PrintSchema,
+    /// Recompute every user's follower, following and post counters from
+    /// the rows (maintenance: after manual fixes, imports or restores).
+    Recount,
 }
 
 impl Config {

@@ -5,7 +5,7 @@
 //! own into one statement per round of resolvers:
 //! - [`UserId`] -> the user row (counters included, so counts cost nothing);
 //! - [`PostId`] -> the post row;
-//! - [`ViewerFollows`] / [`FollowsViewer`] -> the viewer's relationship to a user;
+//! - [`RelationshipWith`] -> the viewer's relationship with a user, both ways;
 //! - [`FollowPage`] -> a page of a user's followers or following;
 //! - [`PostPage`] -> a page of a user's posts.
 //!
@@ -18,7 +18,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache};
 use entity::{post, user};
 use sea_orm::DatabaseConnection;
 
-use crate::db::{self, follows::{Edge, Side}};
+use crate::db::{self, follows::{Edge, Relationship, Side}};
 use crate::error::ApiError;
 use crate::pagination::{Page, PageRequest};
 
@@ -31,9 +31,7 @@ pub struct UserId(pub i64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PostId(pub i64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ViewerFollows(pub i64);
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct FollowsViewer(pub i64);
+pub struct RelationshipWith(pub i64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FollowPage(pub i64, pub Side, pub PageRequest);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,8 +53,7 @@ pub fn new(db: DatabaseConnection, viewer: Option<i64>) -> Loaders {
 pub fn clear(loaders: &Loaders) {
     loaders.clear::<UserId>();
     loaders.clear::<PostId>();
-    loaders.clear::<ViewerFollows>();
-    loaders.clear::<FollowsViewer>();
+    loaders.clear::<RelationshipWith>();
     loaders.clear::<FollowPage>();
     loaders.clear::<PostPage>();
 }
@@ -83,31 +80,17 @@ impl async_graphql::dataloader::Loader<PostId> for Loader {
     }
 }
 
-impl async_graphql::dataloader::Loader<ViewerFollows> for Loader {
-    type Value = bool;
+impl async_graphql::dataloader::Loader<RelationshipWith> for Loader {
+    type Value = Relationship;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[ViewerFollows]) -> Result<HashMap<ViewerFollows, bool>, ApiError> {
+    async fn load(&self, keys: &[RelationshipWith]) -> Result<HashMap<RelationshipWith, Relationship>, ApiError> {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let found = match self.viewer {
-            Some(viewer) => db::follows::followed_among(&self.db, viewer, &ids).await?,
+            Some(viewer) => db::follows::relationships(&self.db, viewer, &ids).await?,
             None => Default::default(),
         };
-        Ok(ids.into_iter().map(|id| (ViewerFollows(id), found.contains(&id))).collect())
-    }
-}
-
-impl async_graphql::dataloader::Loader<FollowsViewer> for Loader {
-    type Value = bool;
-    type Error = ApiError;
-
-    async fn load(&self, keys: &[FollowsViewer]) -> Result<HashMap<FollowsViewer, bool>, ApiError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let found = match self.viewer {
-            Some(viewer) => db::follows::followers_among(&self.db, viewer, &ids).await?,
-            None => Default::default(),
-        };
-        Ok(ids.into_iter().map(|id| (FollowsViewer(id), found.contains(&id))).collect())
+        Ok(ids.into_iter().map(|id| (RelationshipWith(id), found.get(&id).copied().unwrap_or_default())).collect())
     }
 }
 

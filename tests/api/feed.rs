@@ -5,7 +5,38 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, strings, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with, strings, TestApp};
+
+/// Runs a feed scenario once per way the server can read a feed, which must
+/// all give the same answers: the per-followee merge (the default for few
+/// followees), the newest-posts walk, and the walk with a window so small
+/// that it must fall back to the merge.
+macro_rules! each_feed_plan {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[tokio::test]
+            async fn merge() {
+                super::$scenario(crate::helpers::spawn_app().await).await
+            }
+            #[tokio::test]
+            async fn window() {
+                super::$scenario(super::spawn_with_plan(0, 4000).await).await
+            }
+            #[tokio::test]
+            async fn window_too_small_falls_back() {
+                super::$scenario(super::spawn_with_plan(0, 3).await).await
+            }
+        }
+    };
+}
+
+async fn spawn_with_plan(broad_following: i64, window: i64) -> TestApp {
+    spawn_app_with(|c| {
+        c.feed_broad_following = broad_following;
+        c.feed_window = window;
+    })
+    .await
+}
 
 const FEED: &str = r#"query($first: Int, $after: String, $last: Int, $before: String) {
   feed(first: $first, after: $after, last: $last, before: $before) {
@@ -22,10 +53,9 @@ async fn feed_bodies(app: &TestApp, token: &str) -> Vec<String> {
     strings(&feed(app, token, json!({ "first": 100 })).await["edges"], "/node/body")
 }
 
+each_feed_plan!(test_follow_posts);
 /// The Mega-Tutorial's test_follow_posts, through the API.
-#[tokio::test]
-async fn test_follow_posts() {
-    let app = spawn_app().await;
+async fn test_follow_posts(app: TestApp) {
     let (john, _) = app.sign_up("john").await;
     let (susan, susan_id) = app.sign_up("susan").await;
     let (mary, mary_id) = app.sign_up("mary").await;
@@ -107,11 +137,10 @@ async fn node_and_post_lookups() {
     assert!(app.ok(None, &missing, json!({})).await["node"].is_null());
 }
 
+each_feed_plan!(keyset_pages_are_stable_while_posts_are_added);
 /// Pages read while posts are being added continue where they left off:
 /// no gaps, no duplicates.
-#[tokio::test]
-async fn keyset_pages_are_stable_while_posts_are_added() {
-    let app = spawn_app().await;
+async fn keyset_pages_are_stable_while_posts_are_added(app: TestApp) {
     let (me, _) = app.sign_up("reader").await;
     let (author, author_id) = app.sign_up("writer").await;
     app.follow(&me, &author_id).await;
@@ -146,11 +175,10 @@ async fn keyset_pages_are_stable_while_posts_are_added() {
     assert_eq!(strings(&next["edges"], "/node/body"), all[2..4]);
 }
 
+each_feed_plan!(polling_with_last_and_before);
 /// Polling: `last` with `before: <newest cursor held>` returns only what is
 /// new, oldest-new nearest the cursor, and pages on via startCursor.
-#[tokio::test]
-async fn polling_with_last_and_before() {
-    let app = spawn_app().await;
+async fn polling_with_last_and_before(app: TestApp) {
     let (me, _) = app.sign_up("reader").await;
     let (author, author_id) = app.sign_up("writer").await;
     app.follow(&me, &author_id).await;
@@ -219,4 +247,24 @@ async fn users_directory_newest_first_with_prefix_search() {
     // `_` is a literal, not LIKE's wildcard.
     let under = app.ok(None, q, json!({ "s": "al_" })).await;
     assert_eq!(strings(&under["users"]["nodes"], "/username"), ["Al_x"]);
+}
+
+/// The plans above really are different reads: the walk is tried for broad
+/// viewers and kept when it answers; with a tiny window it falls back.
+#[tokio::test]
+async fn feed_plans_run_the_statements_they_claim() {
+    for (broad, window, walk, merge) in [(1000, 4000, false, true), (0, 4000, true, false), (0, 1, true, true)] {
+        let app = spawn_with_plan(broad, window).await;
+        let (me, _) = app.sign_up("reader").await;
+        let (author, author_id) = app.sign_up("writer").await;
+        app.follow(&me, &author_id).await;
+        for i in 0..5 {
+            app.post(&author, &format!("p{i}")).await;
+        }
+        let before = app.statements();
+        assert_eq!(feed_bodies(&app, &me).await, ["p4", "p3", "p2", "p1", "p0"]);
+        let sql = app.statements_since(before).join("\n");
+        assert_eq!(sql.contains(") recent WHERE"), walk, "walk with ({broad}, {window}):\n{sql}");
+        assert_eq!(sql.contains("UNION ALL SELECT CAST("), merge, "merge with ({broad}, {window}):\n{sql}");
+    }
 }

@@ -11,6 +11,7 @@ mod helpers;
 
 mod accounts;
 mod batching;
+mod counters;
 mod feed;
 mod follows;
 mod http;

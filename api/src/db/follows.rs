@@ -2,13 +2,10 @@
 //! users moved in the same transaction), relationship checks in batches,
 //! and follower/following pages for many users in one statement.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::follow;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement};
 
 use super::{begin_write, now, split_pages, union_all, Sql};
 use crate::error::ApiResult;
@@ -93,38 +90,54 @@ async fn move_counters(db: &impl ConnectionTrait, follower: i64, followed: i64, 
     Ok(())
 }
 
-/// Of `candidates`, the ones `follower` follows.
-pub async fn followed_among(
-    db: &impl ConnectionTrait,
-    follower: i64,
-    candidates: &[i64],
-) -> ApiResult<HashSet<i64>> {
-    let ids: Vec<i64> = follow::Entity::find()
-        .select_only()
-        .column(follow::Column::FollowedId)
-        .filter(follow::Column::FollowerId.eq(follower))
-        .filter(follow::Column::FollowedId.is_in(candidates.iter().copied()))
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(ids.into_iter().collect())
+/// The viewer's relationship with one other user.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Relationship {
+    pub viewer_follows: bool,
+    pub follows_viewer: bool,
 }
 
-/// Of `candidates`, the ones who follow `followed`.
-pub async fn followers_among(
+/// Both directions between `viewer` and each of `others`, in one statement:
+/// two probes of the follows indexes, one per direction.
+pub async fn relationships(
     db: &impl ConnectionTrait,
-    followed: i64,
-    candidates: &[i64],
-) -> ApiResult<HashSet<i64>> {
-    let ids: Vec<i64> = follow::Entity::find()
-        .select_only()
-        .column(follow::Column::FollowerId)
-        .filter(follow::Column::FollowedId.eq(followed))
-        .filter(follow::Column::FollowerId.is_in(candidates.iter().copied()))
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(ids.into_iter().collect())
+    viewer: i64,
+    others: &[i64],
+) -> ApiResult<HashMap<i64, Relationship>> {
+    let mut out: HashMap<i64, Relationship> = others.iter().map(|&id| (id, Relationship::default())).collect();
+    if others.is_empty() {
+        return Ok(out);
+    }
+    let rows = PairRow::find_by_statement(relationships_stmt(db.get_database_backend(), viewer, others)).all(db).await?;
+    for PairRow { follower_id: follower, followed_id: followed } in rows {
+        if follower == viewer {
+            out.entry(followed).or_default().viewer_follows = true;
+        } else {
+            out.entry(follower).or_default().follows_viewer = true;
+        }
+    }
+    Ok(out)
+}
+
+#[derive(FromQueryResult)]
+struct PairRow {
+    follower_id: i64,
+    followed_id: i64,
+}
+
+pub fn relationships_stmt(backend: DbBackend, viewer: i64, others: &[i64]) -> Statement {
+    let mut sql = Sql::new(backend);
+    let list = |sql: &mut Sql| {
+        for (i, id) in others.iter().enumerate() {
+            sql.push(if i == 0 { "" } else { ", " }).bind(*id);
+        }
+    };
+    sql.push("SELECT follower_id, followed_id FROM follows WHERE follower_id = ").bind(viewer).push(" AND followed_id IN (");
+    list(&mut sql);
+    sql.push(") UNION ALL SELECT follower_id, followed_id FROM follows WHERE followed_id = ").bind(viewer).push(" AND follower_id IN (");
+    list(&mut sql);
+    sql.push(")");
+    sql.build()
 }
 
 #[derive(FromQueryResult)]

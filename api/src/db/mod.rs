@@ -7,6 +7,7 @@
 //! readable (the same text shows up in EXPLAIN and in the benchmarks) and
 //! writes the right placeholder for each backend (`$n` or `?`).
 
+pub mod counters;
 pub mod follows;
 pub mod posts;
 pub mod sessions;
@@ -87,18 +88,30 @@ impl Sql {
         self
     }
 
-    /// Appends ` AND (ts, id) <op> (..)` bounds and the ORDER BY / LIMIT of a
-    /// keyset page over a list ordered by (`ts`, `id`) descending. The row
-    /// comparison lets PostgreSQL and SQLite seek straight into the index.
-    pub fn keyset(&mut self, ts: &str, id: &str, page: &PageRequest) -> &mut Self {
+    /// Appends ` AND (ts, id) <op> (..)` for the page's cursors. The row
+    /// comparison lets PostgreSQL and SQLite seek straight into an index on
+    /// (ts, id); an AND/OR chain would not.
+    pub fn bounds(&mut self, ts: &str, id: &str, page: &PageRequest) -> &mut Self {
         if let Some(after) = page.after {
             self.push(&format!(" AND ({ts}, {id}) < (")).bind(after.at()).push(", ").bind(after.id).push(")");
         }
         if let Some(before) = page.before {
             self.push(&format!(" AND ({ts}, {id}) > (")).bind(before.at()).push(", ").bind(before.id).push(")");
         }
+        self
+    }
+
+    /// Appends the ORDER BY of a list newest first (oldest first for
+    /// `last`, which reads from the far end) and a LIMIT.
+    pub fn order_limit(&mut self, ts: &str, id: &str, page: &PageRequest, limit: i64) -> &mut Self {
         let dir = if page.from_end { "ASC" } else { "DESC" };
-        self.push(&format!(" ORDER BY {ts} {dir}, {id} {dir} LIMIT ")).bind(page.limit as i64 + 1)
+        self.push(&format!(" ORDER BY {ts} {dir}, {id} {dir} LIMIT ")).bind(limit)
+    }
+
+    /// A whole keyset page over (ts, id): the bounds, the order, and one row
+    /// more than the page to learn whether more lie beyond.
+    pub fn keyset(&mut self, ts: &str, id: &str, page: &PageRequest) -> &mut Self {
+        self.bounds(ts, id, page).order_limit(ts, id, page, page.limit as i64 + 1)
     }
 
     pub fn build(self) -> Statement {

@@ -14,6 +14,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::{Auth, SignInLimiter};
 use crate::config::Config;
+use crate::db::posts::FeedPlan;
 use crate::error::{ApiError, ApiResult, ErrorCodes};
 use crate::loaders::Loaders;
 
@@ -31,6 +32,7 @@ pub fn build(db: DatabaseConnection, config: &Config) -> AppSchema {
             config.signin_max_failures,
             std::time::Duration::from_secs(config.signin_window_secs),
         ))
+        .data(FeedPlan { broad_following: config.feed_broad_following, window: config.feed_window.max(1) })
         .limit_depth(config.max_query_depth)
         .limit_complexity(config.max_query_complexity)
         .extension(ErrorCodes)

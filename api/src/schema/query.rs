@@ -6,8 +6,9 @@ use super::connection::{PostConnection, UserConnection};
 use super::node::Node;
 use super::post::Post;
 use super::user::User;
-use super::{auth, db, loaders};
+use super::{auth, data, db, loaders};
 use crate::db as queries;
+use crate::db::posts::FeedPlan;
 use crate::error::ApiError;
 use crate::ids::{decode_any_id, decode_id, Kind};
 use crate::loaders::{PostId, UserId};
@@ -86,6 +87,9 @@ impl Query {
     ) -> Result<PostConnection> {
         let viewer = auth(ctx)?.require()?.user_id;
         let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref())?;
-        Ok(PostConnection(queries::posts::feed(db(ctx)?, viewer, &page).await?))
+        // Loaded with the session already: no statement.
+        let following = loaders(ctx)?.load_one(UserId(viewer)).await?.map_or(0, |u| u.following_count);
+        let plan = *data::<FeedPlan>(ctx)?;
+        Ok(PostConnection(queries::posts::feed(db(ctx)?, viewer, following, plan, &page).await?))
     }
 }

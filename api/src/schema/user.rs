@@ -9,7 +9,8 @@ use super::{auth, loaders, selects, to_int};
 use crate::db::follows::Side;
 use crate::error::ApiError;
 use crate::ids::{encode_id, Kind};
-use crate::loaders::{FollowPage, FollowsViewer, PostPage, UserId, ViewerFollows};
+use crate::db::follows::Relationship;
+use crate::loaders::{FollowPage, PostPage, RelationshipWith, UserId};
 use crate::pagination::{Page, PageRequest};
 
 /// A registered account.
@@ -57,10 +58,13 @@ impl User {
         Ok(FollowConnection { page, total })
     }
 
-    /// Whether `viewer` is someone else than this user (relationships with
-    /// oneself are always false, and need no query).
-    fn other_viewer(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(matches!(auth(ctx)?.user_id(), Some(v) if v != self.row.id))
+    /// The viewer's relationship with this user: none when signed out or
+    /// when the viewer is this user (no query then).
+    async fn relationship(&self, ctx: &Context<'_>) -> Result<Relationship> {
+        if !matches!(auth(ctx)?.user_id(), Some(v) if v != self.row.id) {
+            return Ok(Relationship::default());
+        }
+        Ok(loaders(ctx)?.load_one(RelationshipWith(self.row.id)).await?.unwrap_or_default())
     }
 }
 
@@ -154,17 +158,11 @@ impl User {
 
     /// Whether the signed-in viewer follows this user; false when signed out.
     async fn viewer_is_following(&self, ctx: &Context<'_>) -> Result<bool> {
-        if !self.other_viewer(ctx)? {
-            return Ok(false);
-        }
-        Ok(loaders(ctx)?.load_one(ViewerFollows(self.row.id)).await?.unwrap_or(false))
+        Ok(self.relationship(ctx).await?.viewer_follows)
     }
 
     /// Whether this user follows the signed-in viewer; false when signed out.
     async fn follows_viewer(&self, ctx: &Context<'_>) -> Result<bool> {
-        if !self.other_viewer(ctx)? {
-            return Ok(false);
-        }
-        Ok(loaders(ctx)?.load_one(FollowsViewer(self.row.id)).await?.unwrap_or(false))
+        Ok(self.relationship(ctx).await?.follows_viewer)
     }
 }
