@@ -39,18 +39,11 @@ pub struct Edge {
 /// calls for one pair leave one row: the loser's insert waits on the primary
 /// key and then does nothing, and only the winner moves the counters.
 pub async fn follow(db: &DatabaseConnection, follower: i64, followed: i64) -> ApiResult<bool> {
+    let backend = db.get_database_backend();
     let txn = begin_write(db).await?;
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push("INSERT INTO follows (follower_id, followed_id, created_at) VALUES (")
-        .bind(follower)
-        .push(", ")
-        .bind(followed)
-        .push(", ")
-        .bind(now())
-        .push(") ON CONFLICT DO NOTHING");
-    let inserted = txn.execute_raw(sql.build()).await?.rows_affected() == 1;
+    let inserted = txn.execute_raw(insert_stmt(backend, follower, followed)).await?.rows_affected() == 1;
     if inserted {
-        move_counters(&txn, follower, followed, 1).await?;
+        txn.execute_raw(move_counters_stmt(backend, follower, followed, 1)).await?;
     }
     txn.commit().await?;
     Ok(inserted)
@@ -58,21 +51,38 @@ pub async fn follow(db: &DatabaseConnection, follower: i64, followed: i64) -> Ap
 
 /// Removes the edge if present. Returns whether anything changed.
 pub async fn unfollow(db: &DatabaseConnection, follower: i64, followed: i64) -> ApiResult<bool> {
+    let backend = db.get_database_backend();
     let txn = begin_write(db).await?;
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push("DELETE FROM follows WHERE follower_id = ").bind(follower).push(" AND followed_id = ").bind(followed);
-    let deleted = txn.execute_raw(sql.build()).await?.rows_affected() == 1;
+    let deleted = txn.execute_raw(delete_stmt(backend, follower, followed)).await?.rows_affected() == 1;
     if deleted {
-        move_counters(&txn, follower, followed, -1).await?;
+        txn.execute_raw(move_counters_stmt(backend, follower, followed, -1)).await?;
     }
     txn.commit().await?;
     Ok(deleted)
 }
 
+pub fn insert_stmt(backend: DbBackend, follower: i64, followed: i64) -> Statement {
+    let mut sql = Sql::new(backend);
+    sql.push("INSERT INTO follows (follower_id, followed_id, created_at) VALUES (")
+        .bind(follower)
+        .push(", ")
+        .bind(followed)
+        .push(", ")
+        .bind(now())
+        .push(") ON CONFLICT DO NOTHING");
+    sql.build()
+}
+
+pub fn delete_stmt(backend: DbBackend, follower: i64, followed: i64) -> Statement {
+    let mut sql = Sql::new(backend);
+    sql.push("DELETE FROM follows WHERE follower_id = ").bind(follower).push(" AND followed_id = ").bind(followed);
+    sql.build()
+}
+
 /// One UPDATE for both users' counters (one round trip, and both rows are
 /// locked in one index order, so opposite follows cannot deadlock).
-async fn move_counters(db: &impl ConnectionTrait, follower: i64, followed: i64, by: i64) -> ApiResult<()> {
-    let mut sql = Sql::new(db.get_database_backend());
+pub fn move_counters_stmt(backend: DbBackend, follower: i64, followed: i64, by: i64) -> Statement {
+    let mut sql = Sql::new(backend);
     sql.push("UPDATE users SET following_count = following_count + CASE WHEN id = ")
         .bind(follower)
         .push(" THEN ")
@@ -86,8 +96,7 @@ async fn move_counters(db: &impl ConnectionTrait, follower: i64, followed: i64, 
         .push(", ")
         .bind(followed)
         .push(")");
-    db.execute_raw(sql.build()).await?;
-    Ok(())
+    sql.build()
 }
 
 /// The viewer's relationship with one other user.
@@ -140,6 +149,15 @@ pub fn relationships_stmt(backend: DbBackend, viewer: i64, others: &[i64]) -> St
     sql.build()
 }
 
+pub fn pages_stmt(backend: DbBackend, side: Side, keys: &[(i64, PageRequest)]) -> Statement {
+    let (owner, other) = side.columns();
+    union_all(backend, keys.len(), |sql, i| {
+        let (owner_id, page) = &keys[i];
+        sql.push(&format!("{other} AS other_id, created_at FROM follows WHERE {owner} = ")).bind(*owner_id);
+        sql.keyset("created_at", other, page);
+    })
+}
+
 #[derive(FromQueryResult)]
 struct EdgeRow {
     k: i64,
@@ -150,13 +168,7 @@ struct EdgeRow {
 /// A page of one list per (owner, page) key, all in one statement; each
 /// branch is a range scan of follows (owner, created_at, other).
 pub async fn pages(db: &impl ConnectionTrait, side: Side, keys: &[(i64, PageRequest)]) -> ApiResult<Vec<Page<Edge>>> {
-    let (owner, other) = side.columns();
-    let stmt = union_all(db.get_database_backend(), keys.len(), |sql, i| {
-        let (owner_id, page) = &keys[i];
-        sql.push(&format!("{other} AS other_id, created_at FROM follows WHERE {owner} = ")).bind(*owner_id);
-        sql.keyset("created_at", other, page);
-    });
-    let rows = EdgeRow::find_by_statement(stmt).all(db).await?;
+    let rows = EdgeRow::find_by_statement(pages_stmt(db.get_database_backend(), side, keys)).all(db).await?;
     let rows = rows
         .into_iter()
         .map(|r| (r.k as usize, Edge { user_id: r.other_id, followed_at: r.created_at }))

@@ -66,18 +66,21 @@ struct PostRow {
 /// A page of posts per (author, page) key, all in one statement; each branch
 /// is a range scan of posts (user_id, created_at, id).
 pub async fn pages(db: &impl ConnectionTrait, keys: &[(i64, PageRequest)]) -> ApiResult<Vec<Page<post::Model>>> {
-    let stmt = union_all(db.get_database_backend(), keys.len(), |sql, i| {
-        let (user_id, page) = &keys[i];
-        sql.push("id, user_id, body, created_at FROM posts WHERE user_id = ").bind(*user_id);
-        sql.keyset("created_at", "id", page);
-    });
-    let rows = PostRow::find_by_statement(stmt).all(db).await?;
+    let rows = PostRow::find_by_statement(pages_stmt(db.get_database_backend(), keys)).all(db).await?;
     let rows = rows
         .into_iter()
         .map(|r| (r.k as usize, post::Model { id: r.id, user_id: r.user_id, body: r.body, created_at: r.created_at }))
         .collect();
     let pages: Vec<PageRequest> = keys.iter().map(|(_, p)| *p).collect();
     Ok(split_pages(&pages, rows, |p| (p.created_at, p.id)))
+}
+
+pub fn pages_stmt(backend: DbBackend, keys: &[(i64, PageRequest)]) -> Statement {
+    union_all(backend, keys.len(), |sql, i| {
+        let (user_id, page) = &keys[i];
+        sql.push("id, user_id, body, created_at FROM posts WHERE user_id = ").bind(*user_id);
+        sql.keyset("created_at", "id", page);
+    })
 }
 
 /// How the feed is read (configurable: `--feed-broad-following`,

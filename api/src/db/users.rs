@@ -3,7 +3,8 @@
 
 use entity::user;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryTrait,
+    Set, Statement,
 };
 
 use super::{now, Sql};
@@ -11,14 +12,22 @@ use crate::error::{on_unique_violation, ApiResult};
 use crate::pagination::{Page, PageRequest};
 
 pub async fn find_by_ids(db: &impl ConnectionTrait, ids: &[i64]) -> ApiResult<Vec<user::Model>> {
-    Ok(user::Entity::find().filter(user::Column::Id.is_in(ids.iter().copied())).all(db).await?)
+    Ok(user::Model::find_by_statement(find_by_ids_stmt(db.get_database_backend(), ids)).all(db).await?)
+}
+
+pub fn find_by_ids_stmt(backend: DbBackend, ids: &[i64]) -> Statement {
+    user::Entity::find().filter(user::Column::Id.is_in(ids.iter().copied())).build(backend)
 }
 
 /// Case-insensitive, through the unique index on lower(username).
 pub async fn find_by_username(db: &impl ConnectionTrait, username: &str) -> ApiResult<Option<user::Model>> {
-    let mut sql = Sql::new(db.get_database_backend());
+    Ok(user::Model::find_by_statement(find_by_username_stmt(db.get_database_backend(), username)).one(db).await?)
+}
+
+pub fn find_by_username_stmt(backend: DbBackend, username: &str) -> Statement {
+    let mut sql = Sql::new(backend);
     sql.push("SELECT * FROM users WHERE lower(username) = lower(").bind(username).push(")");
-    Ok(user::Model::find_by_statement(sql.build()).one(db).await?)
+    sql.build()
 }
 
 /// A login is a username or an email, both case-insensitive.

@@ -1,0 +1,111 @@
+//! The raw-SQL floor: the statements the server runs for a request, built
+//! by the server's own `api::db` builders and run straight through sqlx,
+//! bound exactly as SeaORM binds them. What a request costs beyond this is
+//! the cost of HTTP, GraphQL and the ORM.
+
+use sea_orm::sqlx::{self, postgres::PgPoolOptions, sqlite::SqlitePoolOptions, Row};
+use sea_orm::{DbBackend, Statement};
+use sea_query_sqlx::SqlxValues;
+
+#[derive(Clone)]
+pub enum Floor {
+    Pg(sqlx::PgPool),
+    Lite(sqlx::SqlitePool),
+}
+
+fn values(stmt: &Statement) -> SqlxValues {
+    SqlxValues(stmt.values.clone().unwrap_or(sea_orm::sea_query::Values(Vec::new())))
+}
+
+macro_rules! on_pool {
+    ($self:expr, $pool:ident => $body:expr) => {
+        match $self {
+            Floor::Pg($pool) => $body,
+            Floor::Lite($pool) => $body,
+        }
+    };
+}
+
+impl Floor {
+    pub async fn connect(url: &str, connections: u32) -> Result<Self, String> {
+        if url.starts_with("postgres") {
+            let pool = PgPoolOptions::new().max_connections(connections).connect(url).await.map_err(|e| e.to_string())?;
+            Ok(Floor::Pg(pool))
+        } else {
+            let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().map_err(|e: sqlx::Error| e.to_string())?;
+            let opts = opts
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(std::time::Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new().max_connections(connections).connect_with(opts).await.map_err(|e| e.to_string())?;
+            Ok(Floor::Lite(pool))
+        }
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        match self {
+            Floor::Pg(_) => DbBackend::Postgres,
+            Floor::Lite(_) => DbBackend::Sqlite,
+        }
+    }
+
+    /// Runs a query and returns the i64 column `col` of every row.
+    pub async fn ids(&self, stmt: Statement, col: &str) -> Result<Vec<i64>, String> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), values(&stmt))
+                .fetch_all(pool)
+                .await
+                .map_err(|e| format!("{e}: {}", stmt.sql))?;
+            rows.iter().map(|r| r.try_get::<i64, _>(col).map_err(|e| e.to_string())).collect()
+        })
+    }
+
+    /// Runs a query and returns how many rows it gave.
+    pub async fn rows(&self, stmt: Statement) -> Result<usize, String> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), values(&stmt))
+                .fetch_all(pool)
+                .await
+                .map_err(|e| format!("{e}: {}", stmt.sql))?;
+            Ok(rows.len())
+        })
+    }
+
+    /// A write transaction as the server runs it: BEGIN (IMMEDIATE on
+    /// SQLite), `first`, and `then` only when `first` changed a row; COMMIT.
+    pub async fn write(&self, first: Statement, then: impl FnOnce() -> Statement) -> Result<(), String> {
+        let begin = match self {
+            Floor::Pg(_) => "BEGIN",
+            Floor::Lite(_) => "BEGIN IMMEDIATE",
+        };
+        on_pool!(self, pool => {
+            let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+            sqlx::query(begin).execute(&mut *conn).await.map_err(|e| e.to_string())?;
+            let changed = sqlx::query_with(sqlx::AssertSqlSafe(first.sql.as_str()), values(&first))
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| e.to_string())?
+                .rows_affected();
+            if changed == 1 {
+                let then = then();
+                sqlx::query_with(sqlx::AssertSqlSafe(then.sql.as_str()), values(&then))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            sqlx::query("COMMIT").execute(&mut *conn).await.map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    }
+
+    /// PostgreSQL's plan of `stmt`, run for real (`EXPLAIN (ANALYZE,
+    /// BUFFERS)`), inside a transaction that is rolled back.
+    pub async fn explain(&self, stmt: &Statement) -> Result<String, String> {
+        let Floor::Pg(pool) = self else { return Ok("(EXPLAIN is shown for PostgreSQL only)".into()) };
+        let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+        let sql = format!("EXPLAIN (ANALYZE, BUFFERS) {}", stmt.sql);
+        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), values(stmt)).fetch_all(&mut *tx).await.map_err(|e| e.to_string())?;
+        tx.rollback().await.map_err(|e| e.to_string())?;
+        Ok(rows.iter().filter_map(|r| r.try_get::<String, _>(0).ok()).collect::<Vec<_>>().join("\n"))
+    }
+}

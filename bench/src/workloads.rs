@@ -1,0 +1,276 @@
+//! The workloads: each is a request a frontend would send, and the same
+//! statements run raw (the floor).
+
+use std::ops::RangeInclusive;
+
+use api::db::follows::Side;
+use api::db::posts::FeedPlan;
+use api::db::{follows, posts, sessions, users};
+use api::ids::{encode_id, Cursor, Kind};
+use api::pagination::PageRequest;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use sea_orm::Statement;
+use serde_json::{json, Value};
+
+use crate::dataset::{self, FOLLOWS10, FOLLOWS200, HEAVY};
+use crate::floor::Floor;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Workload {
+    W1,
+    W2,
+    W3,
+    #[value(name = "w3-10")]
+    W3Follows10,
+    #[value(name = "w3-200")]
+    W3Follows200,
+    W4,
+    W5,
+    W6,
+    #[value(name = "w7-page1")]
+    W7Page1,
+    W7,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 10] = [
+        Workload::W1,
+        Workload::W2,
+        Workload::W3,
+        Workload::W3Follows10,
+        Workload::W3Follows200,
+        Workload::W4,
+        Workload::W5,
+        Workload::W6,
+        Workload::W7Page1,
+        Workload::W7,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::W1 => "W1 profile",
+            Workload::W2 => "W2 followers page + posts",
+            Workload::W3 => "W3 feed, 2,000 followed",
+            Workload::W3Follows10 => "W3 feed, 10 followed",
+            Workload::W3Follows200 => "W3 feed, 200 followed",
+            Workload::W4 => "W4 relationship",
+            Workload::W5 => "W5 follow+unfollow",
+            Workload::W6 => "W6 poll, nothing new",
+            Workload::W7Page1 => "W7 followers page 1",
+            Workload::W7 => "W7 followers page 50",
+        }
+    }
+}
+
+/// What the workloads need to know about the loaded data and the server.
+pub struct Ctx {
+    pub graphql_url: String,
+    pub client: reqwest::Client,
+    pub floor: Floor,
+    pub plan: FeedPlan,
+    pub users: i64,
+    pub writers: RangeInclusive<i64>,
+    /// The most-followed account.
+    pub top: (i64, String),
+    /// The newest cursor of the heavy viewer's feed (W6 polls before it).
+    pub newest: String,
+    /// The cursor that ends page 49 of the top account's followers (W7).
+    pub deep: String,
+}
+
+const PROFILE: &str = "query($u: String!) { user(username: $u) { displayName bio followersCount followingCount postsCount } }";
+const FOLLOWERS_WITH_POSTS: &str = "query($u: String!) { user(username: $u) { followers(first: 20) { edges { followedAt node { username posts(first: 3) { nodes { body } } } } } } }";
+const FEED: &str = "{ feed(first: 20) { edges { cursor node { id body createdAt author { username } } } pageInfo { hasNextPage endCursor } } }";
+const RELATIONSHIP: &str = "query($u: String!) { user(username: $u) { viewerIsFollowing followsViewer } }";
+const FOLLOW_UNFOLLOW: &str = "mutation($u: ID!) { f: follow(userId: $u) { user { followersCount } } u: unfollow(userId: $u) { user { followersCount } } }";
+const POLL: &str = "query($b: String!) { feed(last: 20, before: $b) { edges { node { id } } pageInfo { hasPreviousPage startCursor } } }";
+const FOLLOWERS_PAGE: &str = "query($u: String!, $a: String) { user(username: $u) { followers(first: 20, after: $a) { edges { followedAt node { username } } pageInfo { endCursor hasNextPage } } } }";
+
+fn page(first: u64, after: Option<&str>, last: Option<u64>, before: Option<&str>) -> PageRequest {
+    let (first, last) = match last {
+        Some(n) => (None, Some(n as i32)),
+        None => (Some(first as i32), None),
+    };
+    PageRequest::parse(first, after, last, before).expect("a valid page")
+}
+
+impl Ctx {
+    fn random_user(&self, rng: &mut ChaCha8Rng) -> i64 {
+        rng.gen_range(1..=self.users)
+    }
+
+    /// The GraphQL request of one operation: (acting user, body).
+    fn request(&self, w: Workload, rng: &mut ChaCha8Rng) -> (Option<i64>, Value) {
+        let q = |query: &str, vars: Value| json!({ "query": query, "variables": vars });
+        match w {
+            Workload::W1 => (None, q(PROFILE, json!({ "u": dataset::username(self.random_user(rng)) }))),
+            Workload::W2 => (None, q(FOLLOWERS_WITH_POSTS, json!({ "u": self.top.1 }))),
+            Workload::W3 => (Some(HEAVY), q(FEED, json!({}))),
+            Workload::W3Follows10 => (Some(FOLLOWS10), q(FEED, json!({}))),
+            Workload::W3Follows200 => (Some(FOLLOWS200), q(FEED, json!({}))),
+            Workload::W4 => {
+                let (a, b) = (self.random_user(rng), self.random_user(rng));
+                (Some(a), q(RELATIONSHIP, json!({ "u": dataset::username(b) })))
+            }
+            Workload::W5 => {
+                let writer = rng.gen_range(self.writers.clone());
+                let mut target = self.random_user(rng);
+                if target == writer {
+                    target = if target == 1 { 2 } else { target - 1 };
+                }
+                (Some(writer), q(FOLLOW_UNFOLLOW, json!({ "u": encode_id(Kind::User, target).0 })))
+            }
+            Workload::W6 => (Some(HEAVY), q(POLL, json!({ "b": self.newest }))),
+            Workload::W7Page1 => (None, q(FOLLOWERS_PAGE, json!({ "u": self.top.1, "a": null }))),
+            Workload::W7 => (None, q(FOLLOWERS_PAGE, json!({ "u": self.top.1, "a": self.deep }))),
+        }
+    }
+
+    /// One API request; an error is a non-200 answer or one with `errors`.
+    pub async fn api(&self, w: Workload, rng: &mut ChaCha8Rng) -> Result<(), String> {
+        let (actor, body) = self.request(w, rng);
+        let mut req = self
+            .client
+            .post(&self.graphql_url)
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&body).unwrap());
+        if let Some(id) = actor {
+            req = req.header("authorization", format!("Bearer {}", dataset::token(id)));
+        }
+        let res = req.send().await.map_err(|e| e.to_string())?;
+        let status = res.status();
+        let bytes = res.bytes().await.map_err(|e| e.to_string())?;
+        if status != 200 || bytes.windows(9).any(|w| w == b"\"errors\"") {
+            return Err(format!("{status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)])));
+        }
+        Ok(())
+    }
+
+    /// GraphQL for the suite's own set-up (cursors), answered as JSON.
+    pub async fn query(&self, actor: Option<i64>, query: &str, vars: Value) -> Result<Value, String> {
+        let mut req = self.client.post(&self.graphql_url).header("content-type", "application/json");
+        if let Some(id) = actor {
+            req = req.header("authorization", format!("Bearer {}", dataset::token(id)));
+        }
+        let body = serde_json::to_vec(&json!({ "query": query, "variables": vars })).unwrap();
+        let res = req.body(body).send().await.map_err(|e| e.to_string())?;
+        let value: Value = serde_json::from_slice(&res.bytes().await.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        match value.get("errors") {
+            Some(e) => Err(e.to_string()),
+            None => Ok(value["data"].clone()),
+        }
+    }
+
+    fn session(&self, id: i64) -> Statement {
+        sessions::find_user_stmt(self.floor.backend(), &api::auth::hash_token(&dataset::token(id)))
+    }
+
+    /// The statements the server runs for one request of `w`, run raw.
+    pub async fn floor(&self, w: Workload, rng: &mut ChaCha8Rng) -> Result<(), String> {
+        let b = self.floor.backend();
+        let f = &self.floor;
+        match w {
+            Workload::W1 => {
+                f.rows(users::find_by_username_stmt(b, &dataset::username(self.random_user(rng)))).await?;
+            }
+            Workload::W2 => {
+                let top = f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?;
+                let fans = f.ids(follows::pages_stmt(b, Side::Followers, &[(top[0], page(20, None, None, None))]), "other_id").await?;
+                f.rows(users::find_by_ids_stmt(b, &fans)).await?;
+                let keys: Vec<(i64, PageRequest)> = fans.iter().map(|&id| (id, page(3, None, None, None))).collect();
+                f.rows(posts::pages_stmt(b, &keys)).await?;
+            }
+            Workload::W3 | Workload::W3Follows10 | Workload::W3Follows200 | Workload::W6 => {
+                let viewer = match w {
+                    Workload::W3Follows10 => FOLLOWS10,
+                    Workload::W3Follows200 => FOLLOWS200,
+                    _ => HEAVY,
+                };
+                let following = f.ids(self.session(viewer), "following_count").await?[0];
+                let page = match w {
+                    Workload::W6 => page(0, None, Some(20), Some(&self.newest)),
+                    _ => page(20, None, None, None),
+                };
+                let mut authors = Vec::new();
+                let mut done = false;
+                if following >= self.plan.broad_following {
+                    authors = f.ids(posts::feed_window(b, viewer, self.plan.window, &page), "user_id").await?;
+                    done = authors.len() as u64 > page.limit
+                        || f.ids(posts::window_len(b, self.plan.window, &page), "n").await?[0] <= self.plan.window;
+                }
+                if !done {
+                    authors = f.ids(posts::feed_merge(b, viewer, &page), "user_id").await?;
+                }
+                if w != Workload::W6 && !authors.is_empty() {
+                    authors.sort_unstable();
+                    authors.dedup();
+                    f.rows(users::find_by_ids_stmt(b, &authors)).await?;
+                }
+            }
+            Workload::W4 => {
+                let (a, other) = (self.random_user(rng), self.random_user(rng));
+                let viewer = f.ids(self.session(a), "id").await?[0];
+                let them = f.ids(users::find_by_username_stmt(b, &dataset::username(other)), "id").await?[0];
+                if viewer != them {
+                    f.rows(follows::relationships_stmt(b, viewer, &[them])).await?;
+                }
+            }
+            Workload::W5 => {
+                let writer = rng.gen_range(self.writers.clone());
+                let mut target = self.random_user(rng);
+                if target == writer {
+                    target = if target == 1 { 2 } else { target - 1 };
+                }
+                f.rows(self.session(writer)).await?;
+                f.rows(users::find_by_ids_stmt(b, &[target])).await?;
+                f.write(follows::insert_stmt(b, writer, target), || follows::move_counters_stmt(b, writer, target, 1)).await?;
+                f.rows(users::find_by_ids_stmt(b, &[writer, target])).await?;
+                f.write(follows::delete_stmt(b, writer, target), || follows::move_counters_stmt(b, writer, target, -1)).await?;
+                f.rows(users::find_by_ids_stmt(b, &[writer, target])).await?;
+            }
+            Workload::W7Page1 | Workload::W7 => {
+                let after = (w == Workload::W7).then_some(self.deep.as_str());
+                let top = f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?;
+                let fans = f.ids(follows::pages_stmt(b, Side::Followers, &[(top[0], page(20, after, None, None))]), "other_id").await?;
+                f.rows(users::find_by_ids_stmt(b, &fans)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The statement that does the work of `w`, for EXPLAIN.
+    pub fn main_statement(&self, w: Workload) -> Statement {
+        let b = self.floor.backend();
+        match w {
+            Workload::W1 => users::find_by_username_stmt(b, &dataset::username(self.users / 2)),
+            Workload::W2 | Workload::W7Page1 => follows::pages_stmt(b, Side::Followers, &[(self.top.0, page(20, None, None, None))]),
+            Workload::W3 => posts::feed_window(b, HEAVY, self.plan.window, &page(20, None, None, None)),
+            Workload::W3Follows10 => posts::feed_merge(b, FOLLOWS10, &page(20, None, None, None)),
+            Workload::W3Follows200 => posts::feed_window(b, FOLLOWS200, self.plan.window, &page(20, None, None, None)),
+            Workload::W4 => follows::relationships_stmt(b, self.users / 3, &[self.users / 2]),
+            Workload::W5 => follows::insert_stmt(b, *self.writers.start(), self.top.0),
+            Workload::W6 => posts::feed_window(b, HEAVY, self.plan.window, &page(0, None, Some(20), Some(&self.newest))),
+            Workload::W7 => follows::pages_stmt(b, Side::Followers, &[(self.top.0, page(20, Some(&self.deep), None, None))]),
+        }
+    }
+}
+
+/// The cursor after page `pages` of the top account's followers, walked
+/// through the API as a client would.
+pub async fn deep_cursor(ctx: &Ctx, pages: usize) -> Result<String, String> {
+    let mut after = Value::Null;
+    for _ in 0..pages {
+        let data = ctx.query(None, FOLLOWERS_PAGE, json!({ "u": ctx.top.1, "a": after })).await?;
+        after = data["user"]["followers"]["pageInfo"]["endCursor"].clone();
+    }
+    after.as_str().map(str::to_owned).ok_or_else(|| "the top account has too few followers".into())
+}
+
+/// The heavy viewer's newest feed cursor.
+pub async fn newest_cursor(ctx: &Ctx) -> Result<String, String> {
+    let data = ctx.query(Some(HEAVY), "{ feed(first: 1) { pageInfo { startCursor } } }", json!({})).await?;
+    let cursor = data["feed"]["pageInfo"]["startCursor"].as_str().ok_or("empty feed")?.to_owned();
+    Cursor::decode(&cursor).map_err(|e| format!("{e:?}"))?;
+    Ok(cursor)
+}
