@@ -69,3 +69,9 @@ pub struct Page<T> {
     pub has_previous: bool,
     pub has_next: bool,
 }
+
+impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { items: self.items.into_iter().map(f).collect(), has_previous: self.has_previous, has_next: self.has_next }
+    }
+}

@@ -78,6 +78,10 @@ enum Cmd {
         /// Skip the raw-SQL floor.
         #[arg(long)]
         no_floor: bool,
+        /// Exit non-zero when any request failed (CI's smoke run; speed
+        /// never fails anything).
+        #[arg(long)]
+        fail_on_errors: bool,
     },
 }
 
@@ -85,9 +89,13 @@ enum Cmd {
 async fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Cmd::Load { size, database_url } => load(size, &database_url).await,
-        Cmd::Suite { size, db, postgres_url, server, port, seconds, concurrency, workloads, reload, no_floor } => {
+        Cmd::Suite { size, db, postgres_url, server, port, seconds, concurrency, workloads, reload, no_floor, fail_on_errors } => {
             let workloads = if workloads.is_empty() { Workload::ALL.to_vec() } else { workloads };
-            suite(size, db, &postgres_url, &server, port, seconds, &concurrency, &workloads, reload, !no_floor).await
+            match suite(size, db, &postgres_url, &server, port, seconds, &concurrency, &workloads, reload, !no_floor).await {
+                Ok(errors) if errors > 0 && fail_on_errors => Err(format!("{errors} requests failed")),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            }
         }
     };
     match result {
@@ -153,7 +161,7 @@ async fn suite(
     workloads: &[Workload],
     reload: bool,
     with_floor: bool,
-) -> Result<(), String> {
+) -> Result<u64, String> {
     let spec = size.spec();
     let name = format!("fg_bench_{}", size.name());
     let url = match db_kind {
@@ -237,6 +245,7 @@ async fn suite(
     );
     let _ = writeln!(report, "| workload | conc | API req/s | p50 ms | p99 ms | errors | floor req/s | floor p50 ms | API/floor | server peak RSS MiB |");
     let _ = writeln!(report, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut errors = 0;
     let run_for = Duration::from_secs(seconds);
     let warmup = Duration::from_millis(seconds * 200);
     for &w in workloads {
@@ -271,6 +280,7 @@ async fn suite(
             if let Some(e) = &api.first_error {
                 eprintln!("{} error: {e}", w.name());
             }
+            errors += api.errors;
             let line = format!(
                 "| {} | {conc} | {:.0} | {:.2} | {:.2} | {} | {:.0} | {:.2} | {:.2} | {:.1} |",
                 w.name(),
@@ -300,5 +310,5 @@ async fn suite(
     std::fs::write(&out, &report).map_err(|e| e.to_string())?;
     println!("{report}");
     eprintln!("written to {out}");
-    Ok(())
+    Ok(errors)
 }

@@ -10,7 +10,7 @@ use api::ids::{encode_id, Cursor, Kind};
 use api::pagination::PageRequest;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use sea_orm::Statement;
+use sea_orm::{DbBackend, Statement};
 use serde_json::{json, Value};
 
 use crate::dataset::{self, FOLLOWS10, FOLLOWS200, HEAVY};
@@ -176,8 +176,7 @@ impl Ctx {
             }
             Workload::W2 => {
                 let top = f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?;
-                let fans = f.ids(follows::pages_stmt(b, Side::Followers, &[(top[0], page(20, None, None, None))]), "other_id").await?;
-                f.rows(users::find_by_ids_stmt(b, &fans)).await?;
+                let fans = f.ids(follows::pages_stmt(b, Side::Followers, &[(top[0], page(20, None, None, None))]), "id").await?;
                 let keys: Vec<(i64, PageRequest)> = fans.iter().map(|&id| (id, page(3, None, None, None))).collect();
                 f.rows(posts::pages_stmt(b, &keys)).await?;
             }
@@ -192,29 +191,20 @@ impl Ctx {
                     Workload::W6 => page(0, None, Some(20), Some(&self.newest)),
                     _ => page(20, None, None, None),
                 };
-                let mut authors = Vec::new();
                 let mut done = false;
                 if following >= self.plan.broad_following {
-                    authors = f.ids(posts::feed_window(b, viewer, self.plan.window, &page), "user_id").await?;
-                    done = authors.len() as u64 > page.limit
+                    let rows = f.rows(posts::feed_window(b, viewer, self.plan.window, &page)).await?;
+                    done = rows as u64 > page.limit
                         || f.ids(posts::window_len(b, self.plan.window, &page), "n").await?[0] <= self.plan.window;
                 }
                 if !done {
-                    authors = f.ids(posts::feed_merge(b, viewer, &page), "user_id").await?;
-                }
-                if w != Workload::W6 && !authors.is_empty() {
-                    authors.sort_unstable();
-                    authors.dedup();
-                    f.rows(users::find_by_ids_stmt(b, &authors)).await?;
+                    f.rows(posts::feed_merge(b, viewer, &page)).await?;
                 }
             }
             Workload::W4 => {
                 let (a, other) = (self.random_user(rng), self.random_user(rng));
                 let viewer = f.ids(self.session(a), "id").await?[0];
-                let them = f.ids(users::find_by_username_stmt(b, &dataset::username(other)), "id").await?[0];
-                if viewer != them {
-                    f.rows(follows::relationships_stmt(b, viewer, &[them])).await?;
-                }
+                f.rows(users::find_by_username_seen_by_stmt(b, &dataset::username(other), viewer)).await?;
             }
             Workload::W5 => {
                 let writer = rng.gen_range(self.writers.clone());
@@ -224,16 +214,20 @@ impl Ctx {
                 }
                 f.rows(self.session(writer)).await?;
                 f.rows(users::find_by_ids_stmt(b, &[target])).await?;
-                f.write(follows::insert_stmt(b, writer, target), || follows::move_counters_stmt(b, writer, target, 1)).await?;
-                f.rows(users::find_by_ids_stmt(b, &[writer, target])).await?;
-                f.write(follows::delete_stmt(b, writer, target), || follows::move_counters_stmt(b, writer, target, -1)).await?;
-                f.rows(users::find_by_ids_stmt(b, &[writer, target])).await?;
+                for by in [1, -1] {
+                    match b {
+                        DbBackend::Postgres => f.rows(follows::change_stmt(b, writer, target, by)).await.map(drop)?,
+                        _ => {
+                            let counters = || follows::move_counters_stmt(b, writer, target, by);
+                            f.write(follows::edge_stmt(b, writer, target, by), counters).await?
+                        }
+                    }
+                }
             }
             Workload::W7Page1 | Workload::W7 => {
                 let after = (w == Workload::W7).then_some(self.deep.as_str());
                 let top = f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?;
-                let fans = f.ids(follows::pages_stmt(b, Side::Followers, &[(top[0], page(20, after, None, None))]), "other_id").await?;
-                f.rows(users::find_by_ids_stmt(b, &fans)).await?;
+                f.rows(follows::pages_stmt(b, Side::Followers, &[(top[0], page(20, after, None, None))])).await?;
             }
         }
         Ok(())
@@ -248,8 +242,8 @@ impl Ctx {
             Workload::W3 => posts::feed_window(b, HEAVY, self.plan.window, &page(20, None, None, None)),
             Workload::W3Follows10 => posts::feed_merge(b, FOLLOWS10, &page(20, None, None, None)),
             Workload::W3Follows200 => posts::feed_window(b, FOLLOWS200, self.plan.window, &page(20, None, None, None)),
-            Workload::W4 => follows::relationships_stmt(b, self.users / 3, &[self.users / 2]),
-            Workload::W5 => follows::insert_stmt(b, *self.writers.start(), self.top.0),
+            Workload::W4 => users::find_by_username_seen_by_stmt(b, &dataset::username(self.users / 2), self.users / 3),
+            Workload::W5 => follows::change_stmt(b, *self.writers.start(), self.top.0, 1),
             Workload::W6 => posts::feed_window(b, HEAVY, self.plan.window, &page(0, None, Some(20), Some(&self.newest))),
             Workload::W7 => follows::pages_stmt(b, Side::Followers, &[(self.top.0, page(20, Some(&self.deep), None, None))]),
         }

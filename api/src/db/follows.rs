@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use entity::user;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement};
 
 use super::{begin_write, now, split_pages, union_all, Sql};
@@ -28,59 +29,70 @@ impl Side {
     }
 }
 
-/// One entry of a followers/following list: the other user and since when.
+/// One entry of a followers/following list: the other user (the whole row,
+/// read in the same statement) and since when.
 #[derive(Clone, Debug)]
 pub struct Edge {
-    pub user_id: i64,
+    pub user: user::Model,
     pub followed_at: DateTime<Utc>,
 }
 
-/// Creates the edge if absent. Returns whether anything changed. Two racing
-/// calls for one pair leave one row: the loser's insert waits on the primary
-/// key and then does nothing, and only the winner moves the counters.
-pub async fn follow(db: &DatabaseConnection, follower: i64, followed: i64) -> ApiResult<bool> {
-    let backend = db.get_database_backend();
-    let txn = begin_write(db).await?;
-    let inserted = txn.execute_raw(insert_stmt(backend, follower, followed)).await?.rows_affected() == 1;
-    if inserted {
-        txn.execute_raw(move_counters_stmt(backend, follower, followed, 1)).await?;
-    }
-    txn.commit().await?;
-    Ok(inserted)
+/// Creates the edge if absent. When that changed something, returns both
+/// users' fresh rows (counters moved); `None` when it was already there.
+/// Two racing calls for one pair leave one row: the loser's insert waits on
+/// the primary key and then does nothing, and only the winner moves the
+/// counters.
+pub async fn follow(db: &DatabaseConnection, follower: i64, followed: i64) -> ApiResult<Option<Vec<user::Model>>> {
+    change(db, follower, followed, 1).await
 }
 
-/// Removes the edge if present. Returns whether anything changed.
-pub async fn unfollow(db: &DatabaseConnection, follower: i64, followed: i64) -> ApiResult<bool> {
-    let backend = db.get_database_backend();
-    let txn = begin_write(db).await?;
-    let deleted = txn.execute_raw(delete_stmt(backend, follower, followed)).await?.rows_affected() == 1;
-    if deleted {
-        txn.execute_raw(move_counters_stmt(backend, follower, followed, -1)).await?;
-    }
-    txn.commit().await?;
-    Ok(deleted)
+/// Removes the edge if present; as [`follow`], the other way round.
+pub async fn unfollow(db: &DatabaseConnection, follower: i64, followed: i64) -> ApiResult<Option<Vec<user::Model>>> {
+    change(db, follower, followed, -1).await
 }
 
-pub fn insert_stmt(backend: DbBackend, follower: i64, followed: i64) -> Statement {
+/// The edge write and the counter update, atomically. On PostgreSQL that
+/// is one statement (a data-modifying CTE: atomic by itself, one round trip
+/// instead of four); on SQLite a transaction that takes the write lock first.
+async fn change(db: &DatabaseConnection, follower: i64, followed: i64, by: i64) -> ApiResult<Option<Vec<user::Model>>> {
+    let backend = db.get_database_backend();
+    if backend == DbBackend::Postgres {
+        let rows = user::Model::find_by_statement(change_stmt(backend, follower, followed, by)).all(db).await?;
+        return Ok((!rows.is_empty()).then_some(rows));
+    }
+    let txn = begin_write(db).await?;
+    let changed = txn.execute_raw(edge_stmt(backend, follower, followed, by)).await?.rows_affected() == 1;
+    let rows = match changed {
+        true => Some(user::Model::find_by_statement(move_counters_stmt(backend, follower, followed, by)).all(&txn).await?),
+        false => None,
+    };
+    txn.commit().await?;
+    Ok(rows)
+}
+
+/// Inserts (`by` = 1, doing nothing when present) or deletes (`by` = -1) the edge.
+pub fn edge_stmt(backend: DbBackend, follower: i64, followed: i64, by: i64) -> Statement {
     let mut sql = Sql::new(backend);
-    sql.push("INSERT INTO follows (follower_id, followed_id, created_at) VALUES (")
-        .bind(follower)
-        .push(", ")
-        .bind(followed)
-        .push(", ")
-        .bind(now())
-        .push(") ON CONFLICT DO NOTHING");
+    push_edge_write(&mut sql, follower, followed, by);
     sql.build()
 }
 
-pub fn delete_stmt(backend: DbBackend, follower: i64, followed: i64) -> Statement {
-    let mut sql = Sql::new(backend);
-    sql.push("DELETE FROM follows WHERE follower_id = ").bind(follower).push(" AND followed_id = ").bind(followed);
-    sql.build()
+fn push_edge_write(sql: &mut Sql, follower: i64, followed: i64, by: i64) {
+    if by > 0 {
+        sql.push("INSERT INTO follows (follower_id, followed_id, created_at) VALUES (")
+            .bind(follower)
+            .push(", ")
+            .bind(followed)
+            .push(", ")
+            .bind(now())
+            .push(") ON CONFLICT DO NOTHING");
+    } else {
+        sql.push("DELETE FROM follows WHERE follower_id = ").bind(follower).push(" AND followed_id = ").bind(followed);
+    }
 }
 
-/// One UPDATE for both users' counters (one round trip, and both rows are
-/// locked in one index order, so opposite follows cannot deadlock).
+/// Both users' counters in one UPDATE (both rows locked in one index order,
+/// so opposite follows cannot deadlock), returning the fresh rows.
 pub fn move_counters_stmt(backend: DbBackend, follower: i64, followed: i64, by: i64) -> Statement {
     let mut sql = Sql::new(backend);
     sql.push("UPDATE users SET following_count = following_count + CASE WHEN id = ")
@@ -95,7 +107,21 @@ pub fn move_counters_stmt(backend: DbBackend, follower: i64, followed: i64, by: 
         .bind(follower)
         .push(", ")
         .bind(followed)
-        .push(")");
+        .push(") RETURNING *");
+    sql.build()
+}
+
+/// PostgreSQL: the edge write and, only if it changed a row, the counters,
+/// as one statement returning the fresh user rows.
+pub fn change_stmt(backend: DbBackend, follower: i64, followed: i64, by: i64) -> Statement {
+    let mut sql = Sql::new(backend);
+    sql.push("WITH changed AS (");
+    push_edge_write(&mut sql, follower, followed, by);
+    sql.push(" RETURNING follower_id, followed_id) UPDATE users SET following_count = following_count + CASE WHEN users.id = changed.follower_id THEN ")
+        .bind(by)
+        .push(" ELSE 0 END, followers_count = followers_count + CASE WHEN users.id = changed.followed_id THEN ")
+        .bind(by)
+        .push(" ELSE 0 END FROM changed WHERE users.id IN (changed.follower_id, changed.followed_id) RETURNING users.*");
     sql.build()
 }
 
@@ -149,30 +175,29 @@ pub fn relationships_stmt(backend: DbBackend, viewer: i64, others: &[i64]) -> St
     sql.build()
 }
 
+/// A page of one list per (owner, page) key, all in one statement.
+pub async fn pages(db: &impl ConnectionTrait, side: Side, keys: &[(i64, PageRequest)]) -> ApiResult<Vec<Page<Edge>>> {
+    let rows = db.query_all_raw(pages_stmt(db.get_database_backend(), side, keys)).await?;
+    let mut edges = Vec::with_capacity(rows.len());
+    for row in rows {
+        let k: i64 = row.try_get("", "k")?;
+        let followed_at = row.try_get("", "followed_at")?;
+        edges.push((k as usize, Edge { user: user::Model::from_query_result(&row, "")?, followed_at }));
+    }
+    let pages: Vec<PageRequest> = keys.iter().map(|(_, p)| *p).collect();
+    Ok(split_pages(&pages, edges, |e| (e.followed_at, e.user.id)))
+}
+
+/// The pages, each a range scan of follows (owner, created_at, other) joined
+/// to the other user's row: the list's users come with it, no second query.
 pub fn pages_stmt(backend: DbBackend, side: Side, keys: &[(i64, PageRequest)]) -> Statement {
     let (owner, other) = side.columns();
     union_all(backend, keys.len(), |sql, i| {
         let (owner_id, page) = &keys[i];
-        sql.push(&format!("{other} AS other_id, created_at FROM follows WHERE {owner} = ")).bind(*owner_id);
-        sql.keyset("created_at", other, page);
+        sql.push(&format!(
+            "f.created_at AS followed_at, u.* FROM follows f JOIN users u ON u.id = f.{other} WHERE f.{owner} = "
+        ))
+        .bind(*owner_id);
+        sql.keyset("f.created_at", &format!("f.{other}"), page);
     })
-}
-
-#[derive(FromQueryResult)]
-struct EdgeRow {
-    k: i64,
-    other_id: i64,
-    created_at: DateTime<Utc>,
-}
-
-/// A page of one list per (owner, page) key, all in one statement; each
-/// branch is a range scan of follows (owner, created_at, other).
-pub async fn pages(db: &impl ConnectionTrait, side: Side, keys: &[(i64, PageRequest)]) -> ApiResult<Vec<Page<Edge>>> {
-    let rows = EdgeRow::find_by_statement(pages_stmt(db.get_database_backend(), side, keys)).all(db).await?;
-    let rows = rows
-        .into_iter()
-        .map(|r| (r.k as usize, Edge { user_id: r.other_id, followed_at: r.created_at }))
-        .collect();
-    let pages: Vec<PageRequest> = keys.iter().map(|(_, p)| *p).collect();
-    Ok(split_pages(&pages, rows, |e| (e.followed_at, e.user_id)))
 }

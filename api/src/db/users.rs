@@ -7,6 +7,7 @@ use sea_orm::{
     Set, Statement,
 };
 
+use super::follows::Relationship;
 use super::{now, Sql};
 use crate::error::{on_unique_violation, ApiResult};
 use crate::pagination::{Page, PageRequest};
@@ -27,6 +28,36 @@ pub async fn find_by_username(db: &impl ConnectionTrait, username: &str) -> ApiR
 pub fn find_by_username_stmt(backend: DbBackend, username: &str) -> Statement {
     let mut sql = Sql::new(backend);
     sql.push("SELECT * FROM users WHERE lower(username) = lower(").bind(username).push(")");
+    sql.build()
+}
+
+/// A user by username together with the viewer's relationship with them,
+/// in one statement (for `user(username:) { viewerIsFollowing ... }`).
+pub async fn find_by_username_seen_by(
+    db: &impl ConnectionTrait,
+    username: &str,
+    viewer: i64,
+) -> ApiResult<Option<(user::Model, Relationship)>> {
+    let Some(row) = db.query_one_raw(find_by_username_seen_by_stmt(db.get_database_backend(), username, viewer)).await?
+    else {
+        return Ok(None);
+    };
+    let relationship = Relationship {
+        viewer_follows: row.try_get::<i64>("", "viewer_follows")? > 0,
+        follows_viewer: row.try_get::<i64>("", "follows_viewer")? > 0,
+    };
+    Ok(Some((user::Model::from_query_result(&row, "")?, relationship)))
+}
+
+pub fn find_by_username_seen_by_stmt(backend: DbBackend, username: &str, viewer: i64) -> Statement {
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT users.*, (SELECT COUNT(*) FROM follows WHERE follower_id = ")
+        .bind(viewer)
+        .push(" AND followed_id = users.id) AS viewer_follows, (SELECT COUNT(*) FROM follows WHERE follower_id = users.id AND followed_id = ")
+        .bind(viewer)
+        .push(") AS follows_viewer FROM users WHERE lower(username) = lower(")
+        .bind(username)
+        .push(")");
     sql.build()
 }
 

@@ -1,14 +1,13 @@
 //! Relay connections: PageInfo and the three connection types of the
-//! contract. Each holds one page already read; edges and nodes are two views
-//! of it (nodes load their users through the request's loader).
+//! contract. Each holds one page already read, with the rows its nodes need;
+//! edges and nodes are two views of it.
 
-use async_graphql::{Context, Object, Result, SimpleObject};
+use async_graphql::{Object, SimpleObject};
 use entity::{post, user};
 
-use super::{loaders, post::Post, to_int, user::User};
+use super::{post::Post, to_int, user::User};
 use crate::db::follows::Edge;
 use crate::ids::Cursor;
-use crate::loaders::UserId;
 use crate::pagination::Page;
 
 #[derive(SimpleObject, Clone)]
@@ -31,7 +30,7 @@ impl PageInfo {
 }
 
 fn edge_cursor(e: &Edge) -> Cursor {
-    Cursor::new(e.followed_at, e.user_id)
+    Cursor::new(e.followed_at, e.user.id)
 }
 
 fn post_cursor(p: &post::Model) -> Cursor {
@@ -40,13 +39,6 @@ fn post_cursor(p: &post::Model) -> Cursor {
 
 fn user_cursor(u: &user::Model) -> Cursor {
     Cursor::new(u.created_at, u.id)
-}
-
-/// Loads the users of `ids` in one batch, keeping their order.
-async fn users_in_order(ctx: &Context<'_>, ids: impl Iterator<Item = i64>) -> Result<Vec<User>> {
-    let ids: Vec<i64> = ids.collect();
-    let found = loaders(ctx)?.load_many(ids.iter().map(|&id| UserId(id))).await?;
-    Ok(ids.iter().filter_map(|id| found.get(&UserId(*id)).cloned().map(User::new)).collect())
 }
 
 pub struct FollowConnection {
@@ -60,8 +52,8 @@ impl FollowConnection {
         self.page.items.iter().cloned().map(FollowEdge).collect()
     }
 
-    async fn nodes(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        users_in_order(ctx, self.page.items.iter().map(|e| e.user_id)).await
+    async fn nodes(&self) -> Vec<User> {
+        self.page.items.iter().map(|e| User::new(e.user.clone())).collect()
     }
 
     async fn page_info(&self) -> PageInfo {
@@ -83,8 +75,8 @@ impl FollowEdge {
         edge_cursor(&self.0).encode()
     }
 
-    async fn node(&self, ctx: &Context<'_>) -> Result<User> {
-        super::user::load(ctx, self.0.user_id).await
+    async fn node(&self) -> User {
+        User::new(self.0.user.clone())
     }
 
     /// When the follow began.

@@ -154,15 +154,15 @@ impl Mutation {
     /// Idempotent: following someone already followed succeeds and changes nothing. Following yourself is BAD_USER_INPUT.
     async fn follow(&self, ctx: &Context<'_>, user_id: ID) -> Result<FollowPayload> {
         let (viewer, target) = follow_target(ctx, &user_id).await?;
-        queries::follows::follow(db(ctx)?, viewer, target).await?;
-        follow_payload(ctx, viewer, target).await
+        let fresh = queries::follows::follow(db(ctx)?, viewer, target).await?;
+        follow_payload(ctx, viewer, target, fresh).await
     }
 
     /// Idempotent: unfollowing someone not followed succeeds and changes nothing.
     async fn unfollow(&self, ctx: &Context<'_>, user_id: ID) -> Result<FollowPayload> {
         let (viewer, target) = follow_target(ctx, &user_id).await?;
-        queries::follows::unfollow(db(ctx)?, viewer, target).await?;
-        follow_payload(ctx, viewer, target).await
+        let fresh = queries::follows::unfollow(db(ctx)?, viewer, target).await?;
+        follow_payload(ctx, viewer, target, fresh).await
     }
 }
 
@@ -179,10 +179,20 @@ async fn follow_target(ctx: &Context<'_>, user_id: &ID) -> Result<(i64, i64)> {
     Ok((viewer, target))
 }
 
-/// Both users re-read after the write, in one statement.
-async fn follow_payload(ctx: &Context<'_>, viewer: i64, target: i64) -> Result<FollowPayload> {
+/// Both users as they are after the write: the rows the write returned when
+/// it changed something; otherwise the rows this request already read
+/// (nothing changed them), or read now.
+async fn follow_payload(
+    ctx: &Context<'_>,
+    viewer: i64,
+    target: i64,
+    fresh: Option<Vec<entity::user::Model>>,
+) -> Result<FollowPayload> {
     let loaders = loaders(ctx)?;
-    loader::clear(loaders);
+    if let Some(rows) = fresh {
+        loader::clear(loaders);
+        loaders.feed_many(rows.into_iter().map(|u| (UserId(u.id), u))).await;
+    }
     let mut users = loaders.load_many([UserId(viewer), UserId(target)]).await?;
     let (Some(me), Some(them)) = (users.remove(&UserId(viewer)), users.remove(&UserId(target))) else {
         return Err(ApiError::not_found("no user has that ID").into());

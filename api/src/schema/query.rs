@@ -6,12 +6,12 @@ use super::connection::{PostConnection, UserConnection};
 use super::node::Node;
 use super::post::Post;
 use super::user::User;
-use super::{auth, data, db, loaders};
+use super::{auth, data, db, loaders, selects};
 use crate::db as queries;
 use crate::db::posts::FeedPlan;
 use crate::error::ApiError;
 use crate::ids::{decode_any_id, decode_id, Kind};
-use crate::loaders::{PostId, UserId};
+use crate::loaders::{PostId, RelationshipWith, UserId};
 use crate::pagination::PageRequest;
 
 pub struct Query;
@@ -37,9 +37,23 @@ impl Query {
 
     /// A user by username, case-insensitively; null when there is none.
     async fn user(&self, ctx: &Context<'_>, username: String) -> Result<Option<User>> {
-        let found = queries::users::find_by_username(db(ctx)?, username.trim()).await?;
+        let (db, loaders) = (db(ctx)?, loaders(ctx)?);
+        let viewer = auth(ctx)?.user_id();
+        let found = match viewer {
+            // Asked how the viewer and this user relate: read it with the user.
+            Some(viewer) if selects(ctx, &["viewerIsFollowing", "followsViewer"]) => {
+                match queries::users::find_by_username_seen_by(db, username.trim(), viewer).await? {
+                    Some((user, relationship)) => {
+                        loaders.feed_one(RelationshipWith(user.id), relationship).await;
+                        Some(user)
+                    }
+                    None => None,
+                }
+            }
+            _ => queries::users::find_by_username(db, username.trim()).await?,
+        };
         if let Some(u) = &found {
-            loaders(ctx)?.feed_one(UserId(u.id), u.clone()).await;
+            loaders.feed_one(UserId(u.id), u.clone()).await;
         }
         Ok(found.map(User::new))
     }
@@ -90,6 +104,9 @@ impl Query {
         // Loaded with the session already: no statement.
         let following = loaders(ctx)?.load_one(UserId(viewer)).await?.map_or(0, |u| u.following_count);
         let plan = *data::<FeedPlan>(ctx)?;
-        Ok(PostConnection(queries::posts::feed(db(ctx)?, viewer, following, plan, &page).await?))
+        let page = queries::posts::feed(db(ctx)?, viewer, following, plan, &page).await?;
+        // The authors came with the posts: `author` needs no query.
+        loaders(ctx)?.feed_many(page.items.iter().map(|i| (UserId(i.author.id), i.author.clone()))).await;
+        Ok(PostConnection(page.map(|i| i.post)))
     }
 }
