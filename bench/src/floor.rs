@@ -29,7 +29,11 @@ macro_rules! on_pool {
 impl Floor {
     pub async fn connect(url: &str, connections: u32) -> Result<Self, String> {
         if url.starts_with("postgres") {
-            let pool = PgPoolOptions::new().max_connections(connections).connect(url).await.map_err(|e| e.to_string())?;
+            // The server's connection settings (api::db::connect), so the
+            // floor runs the same plans.
+            let opts: sqlx::postgres::PgConnectOptions = url.parse().map_err(|e: sqlx::Error| e.to_string())?;
+            let opts = opts.options([("plan_cache_mode", "force_generic_plan")]);
+            let pool = PgPoolOptions::new().max_connections(connections).connect_with(opts).await.map_err(|e| e.to_string())?;
             Ok(Floor::Pg(pool))
         } else {
             let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().map_err(|e: sqlx::Error| e.to_string())?;

@@ -193,9 +193,9 @@ impl Ctx {
                 };
                 let mut done = false;
                 if following >= self.plan.broad_following {
-                    let rows = f.rows(posts::feed_window(b, viewer, self.plan.window, &page)).await?;
-                    done = rows as u64 > page.limit
-                        || f.ids(posts::window_len(b, self.plan.window, &page), "n").await?[0] <= self.plan.window;
+                    let rn = f.ids(posts::feed_window(b, viewer, self.plan.window, &page), "rn").await?;
+                    let capped = rn.iter().any(|&n| n >= self.plan.window);
+                    done = rn.iter().filter(|&&n| n < self.plan.window).count() as u64 > page.limit || !capped;
                 }
                 if !done {
                     f.rows(posts::feed_merge(b, viewer, &page)).await?;

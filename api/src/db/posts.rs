@@ -101,11 +101,11 @@ pub struct FeedPlan {
 ///
 /// - Broad (the viewer follows many accounts): walk everyone's posts from
 ///   the cursor, newest first, keeping the followees' ones
-///   ([`feed_window`]). With 2,000 followees about one post in ten
+///   ([`feed_window`]). With 2,000 followees about one post in six
 ///   qualifies, so a page costs a few hundred index entries however many
 ///   accounts are followed. The walk is capped at `plan.window` rows; its
-///   answer is exact when it filled the page or when the range held no more
-///   rows than the cap ([`window_len`]). Otherwise:
+///   answer is exact when it filled the page or when it ended before the
+///   cap (a poll for new posts, the far end of the feed). Otherwise:
 /// - Merge: each followee's newest posts from their posts(user_id,
 ///   created_at, id) range, merged (a LATERAL top-N on PostgreSQL). Cheap
 ///   for few followees; this is the only way for narrow viewers.
@@ -121,13 +121,24 @@ pub async fn feed(
 ) -> ApiResult<Page<FeedItem>> {
     let backend = db.get_database_backend();
     if following_count >= plan.broad_following {
-        let rows = feed_items(db, feed_window(backend, viewer, plan.window, page), page).await?;
-        if rows.len() as u64 > page.limit || window_covers_range(db, plan.window, page).await? {
-            return Ok(page.into_page(rows));
+        let rows = db.query_all_raw(feed_window(backend, viewer, plan.window, page)).await?;
+        // The window's last row comes back as a sentinel whatever its author:
+        // seeing it means the walk reached the cap.
+        let mut capped = false;
+        let mut kept = Vec::with_capacity(rows.len());
+        for row in rows {
+            if row.try_get::<i64>("", "rn")? >= plan.window {
+                capped = true;
+            } else {
+                kept.push(row);
+            }
+        }
+        if kept.len() as u64 > page.limit || !capped {
+            return Ok(page.into_page(feed_items(kept, page)?));
         }
     }
-    let rows = feed_items(db, feed_merge(backend, viewer, page), page).await?;
-    Ok(page.into_page(rows))
+    let rows = db.query_all_raw(feed_merge(backend, viewer, page)).await?;
+    Ok(page.into_page(feed_items(rows, page)?))
 }
 
 /// A post of the feed with its author's row (read in the same statement).
@@ -137,8 +148,7 @@ pub struct FeedItem {
     pub author: user::Model,
 }
 
-async fn feed_items(db: &impl ConnectionTrait, stmt: Statement, page: &PageRequest) -> ApiResult<Vec<FeedItem>> {
-    let rows = db.query_all_raw(stmt).await?;
+fn feed_items(rows: Vec<sea_orm::QueryResult>, page: &PageRequest) -> ApiResult<Vec<FeedItem>> {
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
         let post = post::Model {
@@ -154,10 +164,11 @@ async fn feed_items(db: &impl ConnectionTrait, stmt: Statement, page: &PageReque
 }
 
 /// Joins a feed query's posts to their authors' rows (the feed's loader
-/// round for `author` then costs nothing).
-fn with_authors(feed: Statement) -> Statement {
+/// round for `author` then costs nothing). `extra` passes more columns of
+/// the feed query through.
+fn with_authors(feed: Statement, extra: &str) -> Statement {
     let sql = format!(
-        "SELECT f.id AS post_id, f.user_id AS post_user_id, f.body AS post_body, f.created_at AS post_created_at, u.* \
+        "SELECT f.id AS post_id, f.user_id AS post_user_id, f.body AS post_body, f.created_at AS post_created_at, {extra}u.* \
          FROM ({}) f JOIN users u ON u.id = f.user_id",
         feed.sql
     );
@@ -165,10 +176,15 @@ fn with_authors(feed: Statement) -> Statement {
 }
 
 /// The broad read: the followees' posts among the `window` newest posts of
-/// everyone beyond the cursor.
+/// everyone beyond the cursor, numbered (`rn`) in walking order, plus the
+/// window's last row (`rn` = `window`) as a sentinel.
 pub fn feed_window(backend: DbBackend, viewer: i64, window: i64, page: &PageRequest) -> Statement {
+    let dir = if page.from_end { "ASC" } else { "DESC" };
     let mut sql = Sql::new(backend);
-    sql.push("SELECT id, user_id, body, created_at FROM (SELECT id, user_id, body, created_at FROM posts WHERE 1 = 1");
+    sql.push(&format!(
+        "SELECT id, user_id, body, created_at, rn FROM (SELECT id, user_id, body, created_at, \
+         ROW_NUMBER() OVER (ORDER BY created_at {dir}, id {dir}) AS rn FROM posts WHERE 1 = 1"
+    ));
     sql.bounds("created_at", "id", page).order_limit("created_at", "id", page, window);
     // A correlated probe of follows' primary key per post walked (a hundred
     // or so), not `user_id IN (SELECT ...)`, which PostgreSQL runs by
@@ -178,25 +194,10 @@ pub fn feed_window(backend: DbBackend, viewer: i64, window: i64, page: &PageRequ
         .bind(viewer)
         .push(" OR (SELECT 1 FROM follows WHERE follower_id = ")
         .bind(viewer)
-        .push(" AND followed_id = recent.user_id) = 1");
+        .push(" AND followed_id = recent.user_id) = 1 OR rn = ")
+        .bind(window);
     sql.order_limit("created_at", "id", page, page.limit as i64 + 1);
-    with_authors(sql.build())
-}
-
-/// How many posts (up to one more than `window`) lie beyond the cursor.
-pub fn window_len(backend: DbBackend, window: i64, page: &PageRequest) -> Statement {
-    let mut sql = Sql::new(backend);
-    sql.push("SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM posts WHERE 1 = 1");
-    sql.bounds("created_at", "id", page).push(" LIMIT ").bind(window + 1).push(") beyond");
-    sql.build()
-}
-
-/// Whether the window walk saw every post beyond the cursor (a poll for new
-/// posts, or the far end of the feed): then a short answer is exact.
-async fn window_covers_range(db: &impl ConnectionTrait, window: i64, page: &PageRequest) -> ApiResult<bool> {
-    let row = db.query_one_raw(window_len(db.get_database_backend(), window, page)).await?;
-    let n = row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0);
-    Ok(n <= window)
+    with_authors(sql.build(), "f.rn AS rn, ")
 }
 
 /// The merge read: each followee's (and the viewer's own) newest posts
@@ -221,5 +222,5 @@ pub fn feed_merge(backend: DbBackend, viewer: i64, page: &PageRequest) -> Statem
             .push(" AS BIGINT))");
         sql.keyset("created_at", "id", page);
     }
-    with_authors(sql.build())
+    with_authors(sql.build(), "")
 }
