@@ -53,6 +53,10 @@ pub struct Config {
     #[arg(long, env = "FEED_WINDOW", default_value_t = 4000, global = true)]
     pub feed_window: i64,
 
+    /// Threads serving requests (default: one per core).
+    #[arg(long, env = "WORKER_THREADS", global = true)]
+    pub worker_threads: Option<usize>,
+
     /// Log filter (tracing's EnvFilter syntax).
     #[arg(long, env = "RUST_LOG", default_value = "info,sqlx=warn", global = true)]
     pub log: String,

@@ -78,7 +78,12 @@ async fn execute(state: &AppState, auth: &Auth, viewer: &Option<entity::user::Mo
     if let Some(user) = viewer {
         loaders.feed_one(loaders::UserId(user.id), user.clone()).await;
     }
-    state.schema.execute(req.data(auth.clone()).data(loaders)).await
+    let query = req.query.clone();
+    let mut response = state.schema.execute(req.data(auth.clone()).data(loaders)).await;
+    if response.is_err() {
+        crate::error::add_codes(&mut response, &query);
+    }
+    response
 }
 
 async fn graphql_post(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {

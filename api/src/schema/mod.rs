@@ -15,7 +15,7 @@ use sea_orm::DatabaseConnection;
 use crate::auth::{Auth, SignInLimiter};
 use crate::config::Config;
 use crate::db::posts::FeedPlan;
-use crate::error::{ApiError, ApiResult, ErrorCodes};
+use crate::error::{ApiError, ApiResult};
 use crate::loaders::Loaders;
 
 pub use mutation::Mutation;
@@ -35,7 +35,6 @@ pub fn build(db: DatabaseConnection, config: &Config) -> AppSchema {
         .data(FeedPlan { broad_following: config.feed_broad_following, window: config.feed_window.max(1) })
         .limit_depth(config.max_query_depth)
         .limit_complexity(config.max_query_complexity)
-        .extension(ErrorCodes)
         .finish()
 }
 
