@@ -17,9 +17,11 @@ pub struct Config {
     #[arg(long = "bind", env = "BIND_ADDR", default_value = "127.0.0.1:8000", global = true)]
     pub bind: SocketAddr,
 
-    /// Connections in the database pool.
-    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 16, global = true)]
-    pub db_max_connections: u32,
+    /// Connections in the database pool [default: 16 on PostgreSQL, 4 on
+    /// SQLite, which writes one transaction at a time and keeps a page
+    /// cache per connection].
+    #[arg(long, env = "DB_MAX_CONNECTIONS", global = true)]
+    pub db_max_connections: Option<u32>,
 
     /// Largest request body accepted, in bytes; larger ones get 413.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 256 * 1024, global = true)]
@@ -80,5 +82,11 @@ impl Config {
     /// The defaults, as if no flag or variable were given (tests build on this).
     pub fn defaults() -> Self {
         Config::parse_from(["followgraph"])
+    }
+
+    /// The pool size: as configured, or the backend's default.
+    pub fn pool_size(&self) -> u32 {
+        let default = if self.database_url.starts_with("sqlite") { 4 } else { 16 };
+        self.db_max_connections.unwrap_or(default).max(1)
     }
 }

@@ -30,7 +30,7 @@ pub use config::{Command, Config};
 
 /// Connects to the configured database and applies pending migrations.
 pub async fn connect_and_migrate(config: &Config) -> Result<DatabaseConnection, DbErr> {
-    let db = db::connect(&config.database_url, config.db_max_connections).await?;
+    let db = db::connect(&config.database_url, config.pool_size()).await?;
     Migrator::up(&db, None).await?;
     Ok(db)
 }

@@ -6,7 +6,8 @@
 //! - [`UserId`] -> the user row (counters included, so counts cost nothing);
 //! - [`PostId`] -> the post row;
 //! - [`RelationshipWith`] -> the viewer's relationship with a user, both ways;
-//! - [`FollowPage`] -> a page of a user's followers or following;
+//! - [`FollowPage`] -> a page of a user's followers or following, with
+//!   the listed users' rows (joined: their `node` costs nothing more);
 //! - [`PostPage`] -> a page of a user's posts.
 //!
 //! The page keys carry their page arguments, so `users { followers(first: 5) }`

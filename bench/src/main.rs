@@ -218,7 +218,12 @@ async fn suite(
     let mut ctx = Ctx {
         graphql_url: format!("{base}/graphql"),
         client,
-        floor: Floor::connect(&url, config.db_max_connections.min(max_conc)).await?,
+        floor: Floor::connect(&url, {
+            let mut c = config.clone();
+            c.database_url = url.clone();
+            c.pool_size().min(max_conc)
+        })
+        .await?,
         plan: api::db::posts::FeedPlan { broad_following: config.feed_broad_following, window: config.feed_window },
         users: spec.users as i64,
         writers: (spec.users - spec.writers + 1) as i64..=spec.users as i64,

@@ -85,7 +85,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut api::Config)) -> TestApp
     let (db_url, sqlite_file) = fresh_database().await;
     let mut config = api::Config::defaults();
     config.database_url = db_url.clone();
-    config.db_max_connections = 8;
+    config.db_max_connections = Some(8);
     configure(&mut config);
     let mut db = api::connect_and_migrate(&config).await.expect("connect and migrate");
     // Count every statement the server runs from here on.

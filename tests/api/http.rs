@@ -143,3 +143,21 @@ fragment TypeRef on __Type {
   ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } }
 }
 "#;
+
+/// A failure inside the server (here: a table gone from under it) reaches the
+/// client as INTERNAL_SERVER_ERROR with a fixed message: no SQL, no detail.
+#[tokio::test]
+async fn internal_errors_are_hidden_behind_a_fixed_message() {
+    let app = spawn_app().await;
+    let (token, _) = app.sign_up("john").await;
+    let drop = if crate::helpers::on_postgres() { "DROP TABLE posts CASCADE" } else { "DROP TABLE posts" };
+    sea_orm::ConnectionTrait::execute_unprepared(&app.db, drop).await.unwrap();
+    let body = app.gql(Some(&token), "{ viewer { username posts { nodes { body } } } }", json!({})).await;
+    let err = &body["errors"][0];
+    assert_eq!(err["extensions"]["code"], "INTERNAL_SERVER_ERROR", "{body:#}");
+    assert_eq!(err["message"], "internal server error");
+    let text = body.to_string().to_lowercase();
+    for leak in ["sql", "table", "relation", "no such"] {
+        assert!(!text.contains(leak), "{leak} leaked: {body:#}");
+    }
+}

@@ -196,7 +196,16 @@ pub fn feed_window(backend: DbBackend, viewer: i64, window: i64, page: &PageRequ
         .bind(viewer)
         .push(" AND followed_id = recent.user_id) = 1 OR rn = ")
         .bind(window);
-    sql.order_limit("created_at", "id", page, page.limit as i64 + 1);
+    if backend == DbBackend::Postgres {
+        sql.order_limit("created_at", "id", page, page.limit as i64 + 1);
+    } else {
+        // SQLite does not see that the walk is already in order: with an
+        // ORDER BY here it sorts, and so walks (and probes) the whole window
+        // before the LIMIT (30 ms against 0.4 ms at M). Its subquery
+        // co-routine yields rows in the walk's order, so the LIMIT alone
+        // takes the first ones; `feed` sorts what comes back.
+        sql.push(" LIMIT ").bind(page.limit as i64 + 1);
+    }
     with_authors(sql.build(), "f.rn AS rn, ")
 }
 
