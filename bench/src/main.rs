@@ -149,6 +149,28 @@ async fn scalar(db: &sea_orm::DatabaseConnection, sql: &str) -> Result<i64, Stri
     row.try_get_by_index::<i64>(0).map_err(|e| e.to_string())
 }
 
+#[derive(Clone, Copy)]
+enum Side {
+    Api,
+    Floor,
+}
+
+/// Runs workload `w` through the API or as its raw statements.
+async fn measure(ctx: &Arc<Ctx>, w: Workload, side: Side, conc: usize, warmup: Duration, run_for: Duration) -> driver::Stats {
+    let c = ctx.clone();
+    driver::run(conc, warmup, run_for, move |mut rng| {
+        let c = c.clone();
+        async move {
+            let r = match side {
+                Side::Api => c.api(w, &mut rng).await,
+                Side::Floor => c.floor(w, &mut rng).await,
+            };
+            (rng, r)
+        }
+    })
+    .await
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn suite(
     size: Size,
@@ -255,29 +277,14 @@ async fn suite(
     let warmup = Duration::from_millis(seconds * 200);
     for &w in workloads {
         for &conc in concurrency {
-            let c = ctx.clone();
-            let api = driver::run(conc, warmup, run_for, move |mut rng| {
-                let c = c.clone();
-                async move {
-                    let r = c.api(w, &mut rng).await;
-                    (rng, r)
-                }
-            })
-            .await;
+            let api = measure(&ctx, w, Side::Api, conc, warmup, run_for).await;
             let rss = driver::peak_rss_kib(pid).map_or(f64::NAN, |k| k as f64 / 1024.0);
             let (floor_rate, floor_p50) = if with_floor {
-                let c = ctx.clone();
-                let floor = driver::run(conc, warmup, run_for, move |mut rng| {
-                    let c = c.clone();
-                    async move {
-                        let r = c.floor(w, &mut rng).await;
-                        (rng, r)
-                    }
-                })
-                .await;
+                let floor = measure(&ctx, w, Side::Floor, conc, warmup, run_for).await;
                 if let Some(e) = &floor.first_error {
                     eprintln!("{} floor error: {e}", w.name());
                 }
+                errors += floor.errors;
                 (floor.rate(), floor.ms(0.5))
             } else {
                 (f64::NAN, f64::NAN)
