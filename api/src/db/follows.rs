@@ -133,13 +133,14 @@ pub struct Relationship {
 }
 
 /// Both directions between `viewer` and each of `others`, in one statement:
-/// two probes of the follows indexes, one per direction.
+/// two probes of the follows indexes, one per direction. Users related
+/// neither way are absent from the map.
 pub async fn relationships(
     db: &impl ConnectionTrait,
     viewer: i64,
     others: &[i64],
 ) -> ApiResult<HashMap<i64, Relationship>> {
-    let mut out: HashMap<i64, Relationship> = others.iter().map(|&id| (id, Relationship::default())).collect();
+    let mut out: HashMap<i64, Relationship> = HashMap::new();
     if others.is_empty() {
         return Ok(out);
     }

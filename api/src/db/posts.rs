@@ -101,9 +101,9 @@ pub struct FeedPlan {
 ///
 /// - Broad (the viewer follows many accounts): walk everyone's posts from
 ///   the cursor, newest first, keeping the followees' ones
-///   ([`feed_window`]). With 2,000 followees about one post in six
-///   qualifies, so a page costs a few hundred index entries however many
-///   accounts are followed. The walk is capped at `plan.window` rows; its
+///   ([`feed_window`]). A page walks about page size × users / followed
+///   posts: ~120 for 2,000 followees of 20,000 users, ~1,800 at 200,000
+///   users (docs/PERFORMANCE.md). The walk is capped at `plan.window` rows; its
 ///   answer is exact when it filled the page or when it ended before the
 ///   cap (a poll for new posts, the far end of the feed). Otherwise:
 /// - Merge: each followee's newest posts from their posts(user_id,
