@@ -4,7 +4,8 @@
 //!     DATABASE_URL=postgres://postgres@127.0.0.1/followgraph cargo run --release
 //!     cargo run -- print-schema > schema.graphql
 //!
-//! Thin on purpose: parse config, start logging, connect, migrate, serve.
+//! Thin on purpose: parse config, start logging, connect, migrate, serve
+//! (or run one maintenance command against the store).
 
 use api::{Command, Config};
 use clap::Parser;
@@ -44,14 +45,19 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Command::Recount => {
-            let db = api::connect_and_migrate(&config).await.map_err(|e| format!("database {}: {e}", redact(&config.database_url)))?;
-            let fixed = api::db::counters::recount(&db).await.map_err(|e| format!("{e:?}"))?;
+            let db = store::connect_and_migrate(&config.database_url, config.pool_size())
+                .await
+                .map_err(|e| format!("database {}: {e}", redact(&config.database_url)))?;
+            let fixed = store::counters::recount(&db).await?;
             println!("recount: {fixed} users had wrong counters; all counters now match the rows");
             Ok(())
         }
         Command::Serve => {
-            let db = api::connect_and_migrate(&config).await.map_err(|e| format!("database {}: {e}", redact(&config.database_url)))?;
-            let listener = tokio::net::TcpListener::bind(config.bind).await.map_err(|e| format!("bind {}: {e}", config.bind))?;
+            let db = api::connect_and_migrate(&config)
+                .await
+                .map_err(|e| format!("database {}: {e}", redact(&config.database_url)))?;
+            let listener =
+                tokio::net::TcpListener::bind(config.bind).await.map_err(|e| format!("bind {}: {e}", config.bind))?;
             tracing::info!("GraphiQL on http://{}/graphql", listener.local_addr()?);
             api::serve(listener, api::app(db, &config)).await?;
             Ok(())

@@ -1,43 +1,80 @@
-//! Who is asking: bearer tokens, password hashing, and the sign-in limiter.
+//! Who is asking: the [`Viewer`] of a request, bearer tokens, password
+//! hashing, and the sign-in limiter.
 //!
+//! - The viewer is found once per request, by the axum extractor below
+//!   (one statement when a token is sent, none otherwise), and handed to
+//!   the schema and to the loaders: nothing else reads the header.
 //! - Passwords: Argon2id (the `argon2` crate's defaults, OWASP's minimum),
 //!   hashed on the blocking pool so a sign-up never stalls the async workers.
-//! - Tokens: 256 random bits, base64url. Only their SHA-256 is stored; a
-//!   token is revoked by deleting its session row (signOut).
+//! - Tokens: 256 random bits, base64url. Only their SHA-256 is stored
+//!   ([`TokenHash`]); a token is revoked by deleting its session row.
 //! - Failed sign-ins are counted per login; past the limit the login is
 //!   RATE_LIMITED for the rest of the window, even with the right password.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::{header, request::Parts};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
-use sha2::{Digest, Sha256};
+use store::sessions::TokenHash;
+use store::{user, UserId};
 
 use crate::error::{ApiError, ApiResult};
+use crate::http::AppState;
 
-/// The signed-in user of a request, if any.
-#[derive(Clone, Debug)]
-pub struct Viewer {
-    pub user_id: i64,
-    /// The hash of the token this request came with (signOut revokes it).
-    pub token_hash: String,
+/// The signed-in user of a request, if any: the one answer to "who is
+/// asking", for resolvers and loaders alike.
+#[derive(Clone, Debug, Default)]
+pub struct Viewer(Option<Arc<SignedIn>>);
+
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The user's row as the session lookup read it.
+    pub user: user::Model,
+    /// The token this request came with (signOut revokes it).
+    pub token: TokenHash,
 }
 
-/// What the HTTP layer learned from the Authorization header.
-#[derive(Clone, Debug, Default)]
-pub struct Auth(pub Option<Viewer>);
-
-impl Auth {
-    pub fn require(&self) -> ApiResult<&Viewer> {
-        self.0.as_ref().ok_or_else(ApiError::unauthenticated)
+impl Viewer {
+    /// Nobody signed in.
+    pub fn anonymous() -> Self {
+        Viewer(None)
     }
 
-    pub fn user_id(&self) -> Option<i64> {
-        self.0.as_ref().map(|v| v.user_id)
+    pub fn id(&self) -> Option<UserId> {
+        self.0.as_ref().map(|s| s.user.id)
+    }
+
+    /// The signed-in user, or UNAUTHENTICATED.
+    pub fn require(&self) -> ApiResult<&SignedIn> {
+        self.0.as_deref().ok_or_else(ApiError::unauthenticated)
+    }
+
+    pub fn signed_in(&self) -> Option<&SignedIn> {
+        self.0.as_deref()
+    }
+}
+
+/// From `Authorization: Bearer <token>`: anonymous without the header; 401
+/// when it is not a bearer token, or the token is unknown or revoked.
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts.headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{0}"));
+        let Some(token) = bearer_token(header)? else {
+            return Ok(Viewer::anonymous());
+        };
+        let token = TokenHash::of(token);
+        match store::sessions::find_user(&state.db, &token).await? {
+            Some(user) => Ok(Viewer(Some(Arc::new(SignedIn { user, token })))),
+            None => Err(ApiError::Unauthenticated("the token is invalid or was revoked".into())),
+        }
     }
 }
 
@@ -52,17 +89,12 @@ pub fn bearer_token(header: Option<&str>) -> ApiResult<Option<&str>> {
     Ok(Some(token.trim()))
 }
 
-pub fn hash_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A fresh token and the hash to store for it.
-pub fn new_token() -> (String, String) {
+pub fn new_token() -> (String, TokenHash) {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let token = URL_SAFE_NO_PAD.encode(bytes);
-    let hash = hash_token(&token);
+    let hash = TokenHash::of(&token);
     (token, hash)
 }
 

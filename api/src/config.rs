@@ -3,7 +3,8 @@
 
 use std::net::SocketAddr;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use store::feed::{DEFAULT_BROAD_FOLLOWING, DEFAULT_WINDOW};
 
 #[derive(Parser, Debug, Clone)]
 #[command(name = "followgraph", version, about = "The followers social graph over GraphQL")]
@@ -46,13 +47,13 @@ pub struct Config {
     pub signin_window_secs: u64,
 
     /// Followed accounts from which a home feed is read by walking everyone's
-    /// newest posts instead of merging each followee's (see db/posts.rs).
-    #[arg(long, env = "FEED_BROAD_FOLLOWING", default_value_t = 100, global = true)]
+    /// newest posts instead of merging each followee's (see store/src/feed.rs).
+    #[arg(long, env = "FEED_BROAD_FOLLOWING", default_value_t = DEFAULT_BROAD_FOLLOWING, global = true)]
     pub feed_broad_following: i64,
 
     /// How many of everyone's newest posts that walk may look at before it
     /// falls back to the merge.
-    #[arg(long, env = "FEED_WINDOW", default_value_t = 4000, global = true)]
+    #[arg(long, env = "FEED_WINDOW", default_value_t = DEFAULT_WINDOW, global = true)]
     pub feed_window: i64,
 
     /// Threads serving requests (default: one per core).
@@ -79,14 +80,34 @@ pub enum Command {
 }
 
 impl Config {
-    /// The defaults, as if no flag or variable were given (tests build on this).
+    /// The defaults, as if no flag or variable were given: the environment
+    /// is not read (tests build on this, and an exported `FEED_WINDOW` must
+    /// not change them).
     pub fn defaults() -> Self {
-        Config::parse_from(["followgraph"])
+        let command = Config::command().mut_args(|arg| arg.env(None));
+        let matches = command.get_matches_from(["followgraph"]);
+        Config::from_arg_matches(&matches).expect("the defaults are a valid configuration")
     }
 
     /// The pool size: as configured, or the backend's default.
     pub fn pool_size(&self) -> u32 {
-        let default = if self.database_url.starts_with("sqlite") { 4 } else { 16 };
-        self.db_max_connections.unwrap_or(default).max(1)
+        self.db_max_connections.unwrap_or_else(|| store::default_pool_size(&self.database_url)).max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_ignore_the_environment() {
+        std::env::set_var("FEED_WINDOW", "7");
+        std::env::set_var("DB_MAX_CONNECTIONS", "3");
+        let config = Config::defaults();
+        std::env::remove_var("FEED_WINDOW");
+        std::env::remove_var("DB_MAX_CONNECTIONS");
+        assert_eq!(config.feed_window, DEFAULT_WINDOW);
+        assert_eq!(config.db_max_connections, None);
+        assert_eq!(config.database_url, "sqlite://followgraph.db?mode=rwc");
     }
 }

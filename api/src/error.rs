@@ -1,26 +1,45 @@
-//! `ApiError`: every error a resolver can return, each with a stable
-//! `extensions.code` from the contract.
+//! `ApiError`: every error the API answers with, each with a stable
+//! `extensions.code` from the contract and the HTTP status it gets when it
+//! ends a request before GraphQL runs. This is the one place codes are
+//! assigned: resolvers return [`ApiResult`], the store's errors arrive
+//! through one `From<StoreError>`, the engine's own errors are given theirs
+//! by [`code_engine_errors`], and the HTTP layer answers with
+//! `ApiError::into_response`.
 //!
 //! `ApiError` deliberately does not implement `Display`: async-graphql 7 has
 //! a blanket `From<T: Display>` for its `Error` that keeps only the message
 //! and drops the code. Without `Display`, the only way into a GraphQL error
 //! is our own `From<ApiError>`, which always sets `extensions.code`.
-//! Database errors become `Internal`: logged in full, shown as a fixed
-//! message. `on_unique_violation` maps a named constraint to a client error,
-//! so the database stays the source of truth for uniqueness.
+//!
+//! A new code: add a variant, then its arm in `code`, `status` and
+//! `public_message` (the compiler lists the matches that miss it), and
+//! list it in the README's Errors section.
 
-use async_graphql::ErrorExtensions;
-use sea_orm::{DbErr, RuntimeErr, SqlErr};
+use async_graphql::{ErrorExtensions, ServerError};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use store::error::Constraint;
+use store::StoreError;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum ApiError {
+    // Raised by resolvers.
     Unauthenticated(String),
     Forbidden(String),
     NotFound(String),
     BadUserInput(String),
     Conflict(String),
     RateLimited(String),
-    Internal(String),
+    /// The cause was logged where the error was made; the client sees a
+    /// fixed message.
+    Internal,
+    // Raised by the engine, before any resolver runs.
+    ParseFailed(String),
+    ValidationFailed(String),
+    // Raised by the HTTP layer.
+    BadRequest(String),
+    MethodNotAllowed,
+    PayloadTooLarge,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -41,7 +60,7 @@ impl ApiError {
     /// Logs the full cause now; the client only ever sees a fixed message.
     pub fn internal(cause: impl std::fmt::Debug) -> Self {
         tracing::error!(?cause, "internal error");
-        ApiError::Internal(format!("{cause:?}"))
+        ApiError::Internal
     }
 
     pub fn code(&self) -> &'static str {
@@ -52,21 +71,58 @@ impl ApiError {
             ApiError::BadUserInput(_) => "BAD_USER_INPUT",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::RateLimited(_) => "RATE_LIMITED",
-            ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
+            ApiError::Internal => "INTERNAL_SERVER_ERROR",
+            ApiError::ParseFailed(_) => "GRAPHQL_PARSE_FAILED",
+            ApiError::ValidationFailed(_) => "GRAPHQL_VALIDATION_FAILED",
+            ApiError::BadRequest(_) => "BAD_REQUEST",
+            ApiError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ApiError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+        }
+    }
+
+    /// The HTTP status when this error is the whole answer (it ended the
+    /// request before GraphQL ran). Errors inside an executed GraphQL
+    /// response travel in a 200, in `errors`.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadUserInput(_)
+            | ApiError::ParseFailed(_)
+            | ApiError::ValidationFailed(_)
+            | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 
     /// The message a client may see.
     pub fn public_message(&self) -> &str {
         match self {
-            ApiError::Internal(_) => "internal server error",
+            ApiError::Internal => "internal server error",
+            ApiError::MethodNotAllowed => "mutations must be sent with POST",
+            ApiError::PayloadTooLarge => "the request body is too large",
             ApiError::Unauthenticated(m)
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
             | ApiError::BadUserInput(m)
             | ApiError::Conflict(m)
-            | ApiError::RateLimited(m) => m,
+            | ApiError::RateLimited(m)
+            | ApiError::ParseFailed(m)
+            | ApiError::ValidationFailed(m)
+            | ApiError::BadRequest(m) => m,
         }
+    }
+
+    /// As an error of a GraphQL response, at `err`'s place (its locations
+    /// and path are kept; its message and code become this error's).
+    pub fn replace(self, err: &mut ServerError) {
+        err.message = self.public_message().to_owned();
+        err.extensions.get_or_insert_with(Default::default).set("code", self.code());
     }
 }
 
@@ -76,77 +132,60 @@ impl From<ApiError> for async_graphql::Error {
     }
 }
 
-impl From<DbErr> for ApiError {
-    fn from(err: DbErr) -> Self {
-        ApiError::internal(err)
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict(Constraint::UsernameTaken) => ApiError::Conflict("that username is taken".into()),
+            StoreError::Conflict(Constraint::EmailTaken) => {
+                ApiError::Conflict("that email is already registered".into())
+            }
+            StoreError::NotFound(what) => ApiError::NotFound(format!("that {what} no longer exists")),
+            StoreError::Db(e) => ApiError::internal(e),
+        }
     }
 }
 
-/// Errors shared by a DataLoader's many waiters must be `Clone`.
-impl Clone for ApiError {
-    fn clone(&self) -> Self {
+/// Transport errors answer in GraphQL's error shape too, with the status
+/// that fits.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "errors": [{ "message": self.public_message(), "extensions": { "code": self.code() } }] });
+        let mut res = (self.status(), axum::Json(body)).into_response();
         match self {
-            ApiError::Unauthenticated(m) => ApiError::Unauthenticated(m.clone()),
-            ApiError::Forbidden(m) => ApiError::Forbidden(m.clone()),
-            ApiError::NotFound(m) => ApiError::NotFound(m.clone()),
-            ApiError::BadUserInput(m) => ApiError::BadUserInput(m.clone()),
-            ApiError::Conflict(m) => ApiError::Conflict(m.clone()),
-            ApiError::RateLimited(m) => ApiError::RateLimited(m.clone()),
-            ApiError::Internal(m) => ApiError::Internal(m.clone()),
+            ApiError::Unauthenticated(_) => {
+                res.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+            }
+            ApiError::MethodNotAllowed => {
+                res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            _ => {}
         }
+        res
     }
 }
 
-/// Maps a unique violation of one of `constraints` (index names) to the
-/// paired client error; anything else stays an internal error.
-pub fn on_unique_violation(err: DbErr, constraints: &[(&str, &str)]) -> ApiError {
-    if let Some(SqlErr::UniqueConstraintViolation(detail)) = err.sql_err() {
-        // PostgreSQL names the index; SQLite names the indexed expression
-        // ("index 'users_username_lower_key'" or "users.lower(username)"),
-        // so match on either.
-        let raw = match &err {
-            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-                e.as_database_error().and_then(|d| d.constraint().map(str::to_owned))
-            }
-            _ => None,
-        };
-        for (name, message) in constraints {
-            let column = name.trim_start_matches("users_").trim_end_matches("_lower_key");
-            if raw.as_deref() == Some(*name) || detail.contains(name) || detail.contains(&format!("lower({column})")) {
-                return ApiError::Conflict((*message).to_owned());
-            }
-        }
-    }
-    ApiError::internal(err)
-}
-
-/// Gives every error leaving the engine an `extensions.code`:
-/// - a document that does not parse: `GRAPHQL_PARSE_FAILED`;
-/// - validation and limit failures (depth, complexity) and other
-///   request-level errors: `GRAPHQL_VALIDATION_FAILED`;
-/// - an argument the engine could not coerce: `BAD_USER_INPUT`;
-/// - anything else without a code is a bug (an error that skipped
-///   `ApiError`): logged, and shown as a fixed INTERNAL_SERVER_ERROR.
+/// Gives the engine's own errors their codes. Resolvers return `ApiResult`,
+/// so every error they raise already has one; the document was parsed
+/// before execution (a parse failure never gets here). What is left is
+/// told apart by where it stands:
+/// - no path: a request-level failure of validation or of a limit (depth,
+///   complexity, an unknown operation, a variable of the wrong type):
+///   `GRAPHQL_VALIDATION_FAILED`;
+/// - at a field: an argument the engine could not coerce before calling
+///   the resolver: `BAD_USER_INPUT`.
 ///
 /// Done on the response rather than in an async-graphql extension: with any
 /// extension registered, the engine runs every field of every request
 /// through the extension chain (measured: 3-4% of the server's CPU).
-pub fn add_codes(response: &mut async_graphql::Response, query: &str) {
-    let mut parsed = None;
+pub fn code_engine_errors(response: &mut async_graphql::Response) {
     for err in &mut response.errors {
         if err.extensions.as_ref().is_some_and(|e| e.get("code").is_some()) {
             continue;
         }
-        let code = if err.path.is_empty() {
-            let parses = *parsed.get_or_insert_with(|| async_graphql::parser::parse_query(query).is_ok());
-            if parses { "GRAPHQL_VALIDATION_FAILED" } else { "GRAPHQL_PARSE_FAILED" }
-        } else if err.message.starts_with("Invalid value for argument") || err.message.starts_with("Failed to parse") {
-            "BAD_USER_INPUT"
-        } else {
-            tracing::error!(message = %err.message, path = ?err.path, "error without a code");
-            err.message = "internal server error".into();
-            "INTERNAL_SERVER_ERROR"
-        };
-        err.extensions.get_or_insert_with(Default::default).set("code", code);
+        let message = std::mem::take(&mut err.message);
+        let error =
+            if err.path.is_empty() { ApiError::ValidationFailed(message) } else { ApiError::BadUserInput(message) };
+        error.replace(err);
     }
 }

@@ -7,27 +7,29 @@
 //!   scripts from this binary so it works offline;
 //! - `GET /health`: 200 when the database answers.
 //!
-//! Transport failures answer in GraphQL's error shape too, with the HTTP
-//! status that fits: 400 malformed JSON, 401 a bad or revoked token, 405
-//! mutation over GET, 413 body too large.
+//! Each GraphQL request gets the [`Viewer`] (the axum extractor in
+//! `auth.rs`) and fresh [`Loaders`]. Transport failures are `ApiError`s
+//! too, answered in GraphQL's error shape with their HTTP status: 400
+//! malformed JSON, 401 a bad or revoked token, 405 mutation over GET, 413
+//! body too large.
 
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Deserialize;
+use store::DatabaseConnection;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{bearer_token, hash_token, Auth, Viewer};
-use crate::error::ApiError;
+use crate::auth::Viewer;
+use crate::error::{code_engine_errors, ApiError};
+use crate::loaders::{Loaders, UserById};
 use crate::schema::AppSchema;
-use crate::{db, loaders};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -46,70 +48,47 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
-/// A response in GraphQL's error shape, for failures before execution.
-fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    let mut res = (status, axum::Json(body)).into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+/// Runs one request with fresh per-request state. The document is parsed
+/// first, so that a parse failure is known for what it is (and the engine
+/// reuses the parsed document).
+async fn execute(state: &AppState, viewer: &Viewer, mut req: async_graphql::Request) -> async_graphql::Response {
+    if let Err(mut err) = req.parsed_query() {
+        let message = std::mem::take(&mut err.message);
+        ApiError::ParseFailed(message).replace(&mut err);
+        return async_graphql::Response::from_errors(vec![err]);
     }
-    res
-}
-
-/// Resolves the Authorization header to a viewer (one statement when a
-/// token is sent, none otherwise).
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(Auth, Option<entity::user::Model>), Response> {
-    let header = headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{0}"));
-    let unauthorized = |e: ApiError| error_response(StatusCode::UNAUTHORIZED, e.code(), e.public_message());
-    let Some(token) = bearer_token(header).map_err(unauthorized)? else {
-        return Ok((Auth(None), None));
-    };
-    let token_hash = hash_token(token);
-    match db::sessions::find_user(&state.db, &token_hash).await {
-        Ok(Some(user)) => Ok((Auth(Some(Viewer { user_id: user.id, token_hash })), Some(user))),
-        Ok(None) => Err(unauthorized(ApiError::Unauthenticated("the token is invalid or was revoked".into()))),
-        Err(e) => Err(error_response(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.public_message())),
+    let loaders = Loaders::new(state.db.clone(), viewer.clone());
+    if let Some(me) = viewer.signed_in() {
+        // Read with the session already: `viewer { ... }` costs no statement.
+        loaders.feed_one(UserById(me.user.id), me.user.clone()).await;
     }
-}
-
-/// Runs one request with fresh per-request state.
-async fn execute(state: &AppState, auth: &Auth, viewer: &Option<entity::user::Model>, req: async_graphql::Request) -> async_graphql::Response {
-    let loaders = loaders::new(state.db.clone(), auth.user_id());
-    if let Some(user) = viewer {
-        loaders.feed_one(loaders::UserId(user.id), user.clone()).await;
-    }
-    let query = req.query.clone();
-    let mut response = state.schema.execute(req.data(auth.clone()).data(loaders)).await;
+    let mut response = state.schema.execute(req.data(viewer.clone()).data(loaders)).await;
     if response.is_err() {
-        crate::error::add_codes(&mut response, &query);
+        code_engine_errors(&mut response);
     }
     response
 }
 
-async fn graphql_post(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+async fn graphql_post(State(state): State<AppState>, viewer: Viewer, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return error_response(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "the request body is too large")
+            return ApiError::PayloadTooLarge.into_response()
         }
-        Err(rejection) => return error_response(rejection.status(), "BAD_REQUEST", &rejection.body_text()),
+        Err(rejection) => return ApiError::BadRequest(rejection.body_text()).into_response(),
     };
     let batch: BatchRequest = match serde_json::from_slice(&body) {
         Ok(batch) => batch,
         Err(e) => {
-            return error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", &format!("the body is not a GraphQL request in JSON: {e}"))
+            return ApiError::BadRequest(format!("the body is not a GraphQL request in JSON: {e}")).into_response()
         }
     };
-    let (auth, viewer) = match authenticate(&state, &headers).await {
-        Ok(found) => found,
-        Err(res) => return res,
-    };
     let response = match batch {
-        BatchRequest::Single(req) => BatchResponse::Single(execute(&state, &auth, &viewer, req).await),
+        BatchRequest::Single(req) => BatchResponse::Single(execute(&state, &viewer, req).await),
         BatchRequest::Batch(reqs) => {
             let mut out = Vec::with_capacity(reqs.len());
             for req in reqs {
-                out.push(execute(&state, &auth, &viewer, req).await);
+                out.push(execute(&state, &viewer, req).await);
             }
             BatchResponse::Batch(out)
         }
@@ -120,10 +99,7 @@ async fn graphql_post(State(state): State<AppState>, headers: HeaderMap, body: R
 fn json_response(response: &BatchResponse) -> Response {
     match serde_json::to_vec(response) {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Err(e) => {
-            let e = ApiError::internal(e);
-            error_response(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.public_message())
-        }
+        Err(e) => ApiError::internal(e).into_response(),
     }
 }
 
@@ -135,42 +111,33 @@ struct GetParams {
     variables: Option<String>,
 }
 
-async fn graphql_get(State(state): State<AppState>, headers: HeaderMap, Query(params): Query<GetParams>) -> Response {
+async fn graphql_get(State(state): State<AppState>, viewer: Viewer, Query(params): Query<GetParams>) -> Response {
     let Some(query) = params.query else {
         return Html(GRAPHIQL_HTML).into_response();
     };
-    if is_mutation(&query, params.operation_name.as_deref()) {
-        let mut res = error_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            "mutations must be sent with POST",
-        );
-        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return res;
-    }
     let mut req = async_graphql::Request::new(query);
     if let Some(name) = params.operation_name {
         req = req.operation_name(name);
     }
+    if is_mutation(&mut req) {
+        return ApiError::MethodNotAllowed.into_response();
+    }
     if let Some(vars) = params.variables.filter(|v| !v.is_empty()) {
         match serde_json::from_str(&vars) {
             Ok(vars) => req = req.variables(async_graphql::Variables::from_json(vars)),
-            Err(e) => return error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", &format!("`variables` is not JSON: {e}")),
+            Err(e) => return ApiError::BadRequest(format!("`variables` is not JSON: {e}")).into_response(),
         }
     }
-    let (auth, viewer) = match authenticate(&state, &headers).await {
-        Ok(found) => found,
-        Err(res) => return res,
-    };
-    json_response(&BatchResponse::Single(execute(&state, &auth, &viewer, req).await))
+    json_response(&BatchResponse::Single(execute(&state, &viewer, req).await))
 }
 
 /// Whether the operation a GET would run is a mutation (or subscription).
-/// A document that does not parse is left to the engine to report.
-fn is_mutation(query: &str, operation_name: Option<&str>) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(query) else { return false };
+/// A document that does not parse is left to `execute` to report.
+fn is_mutation(req: &mut async_graphql::Request) -> bool {
+    let name = req.operation_name.clone();
+    let Ok(doc) = req.parsed_query() else { return false };
     let mut ops = doc.operations.iter();
-    let op = match operation_name {
+    let op = match name.as_deref() {
         Some(name) => ops.find(|(n, _)| n.map(|n| n.as_str()) == Some(name)),
         None => ops.next(),
     };
@@ -178,8 +145,8 @@ fn is_mutation(query: &str, operation_name: Option<&str>) -> bool {
 }
 
 async fn health(State(state): State<AppState>) -> Response {
-    match state.db.execute_unprepared("SELECT 1").await {
-        Ok(_) => (StatusCode::OK, "ok").into_response(),
+    match store::ping(&state.db).await {
+        Ok(()) => (StatusCode::OK, "ok").into_response(),
         Err(e) => {
             tracing::error!(error = ?e, "health check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()

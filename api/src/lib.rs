@@ -1,19 +1,28 @@
-//! Followgraph's API: the followers social graph over GraphQL.
+//! Followgraph's API: the followers social graph over GraphQL and HTTP. All
+//! SQL lives in the `store` crate; this crate turns requests into store
+//! calls and store answers into GraphQL.
 //!
 //! A tour, in the order a request meets things:
 //! - [`config`]: the one `Config` struct (flags and environment variables);
-//! - [`http`]: axum routes; turns the Authorization header into a viewer,
-//!   attaches fresh [`loaders`] and runs the schema;
+//! - [`http`]: axum routes; attaches the [`auth::Viewer`] (an extractor)
+//!   and fresh [`loaders`] to each request and runs the schema;
 //! - [`schema`]: GraphQL types and thin resolvers, one file per type;
 //! - [`loaders`]: per-request DataLoaders that batch every cross-entity field;
-//! - [`db`]: every SQL statement, keyset-paginated, writes in transactions;
 //! - [`auth`], [`validate`], [`ids`], [`pagination`], [`error`]: the edges
-//!   (tokens and passwords, input rules, opaque IDs and cursors, connection
-//!   arguments, error codes).
+//!   (viewer, tokens and passwords; input rules; global IDs; connection
+//!   arguments; error codes).
+//!
+//! Where things go:
+//! - a new field: its type's file in `schema/` (the `schema` module says
+//!   what else it needs);
+//! - a new loader: a key and its `impl Loader` in `loaders.rs`, calling one
+//!   batched function of the store;
+//! - a new error code: a variant of [`error::ApiError`];
+//! - a new statement or table: the `store` crate and `migration/`, never
+//!   here.
 
 pub mod auth;
 pub mod config;
-pub mod db;
 pub mod error;
 pub mod http;
 pub mod ids;
@@ -23,16 +32,13 @@ pub mod schema;
 pub mod validate;
 
 use axum::Router;
-use migration::{Migrator, MigratorTrait};
-use sea_orm::{DatabaseConnection, DbErr};
+use store::{DatabaseConnection, StoreError};
 
 pub use config::{Command, Config};
 
 /// Connects to the configured database and applies pending migrations.
-pub async fn connect_and_migrate(config: &Config) -> Result<DatabaseConnection, DbErr> {
-    let db = db::connect(&config.database_url, config.pool_size()).await?;
-    Migrator::up(&db, None).await?;
-    Ok(db)
+pub async fn connect_and_migrate(config: &Config) -> Result<DatabaseConnection, StoreError> {
+    Ok(store::connect_and_migrate(&config.database_url, config.pool_size()).await?)
 }
 
 /// The whole HTTP application over `db`.

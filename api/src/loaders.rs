@@ -3,8 +3,8 @@
 //!
 //! One [`Loader`] answers several kinds of key; each kind is batched on its
 //! own into one statement per round of resolvers:
-//! - [`UserId`] -> the user row (counters included, so counts cost nothing);
-//! - [`PostId`] -> the post row;
+//! - [`UserById`] -> the user row (counters included, so counts cost nothing);
+//! - [`PostById`] -> the post row;
 //! - [`RelationshipWith`] -> the viewer's relationship with a user, both ways;
 //! - [`FollowPage`] -> a page of a user's followers or following, with
 //!   the listed users' rows (joined: their `node` costs nothing more);
@@ -12,72 +12,163 @@
 //!
 //! The page keys carry their page arguments, so `users { followers(first: 5) }`
 //! over 20 users is one UNION ALL of 20 index range scans.
+//!
+//! A new loader: a key type here, an `impl Loader<Key> for Loader` that
+//! calls one batched `store::` function, and `loaders.load_one(Key(..))` in
+//! the resolver. Its cache is forgotten after writes like every other's:
+//! [`Loaders::forget`] moves one epoch that every cache checks.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, HashMapCache};
-use entity::{post, user};
-use sea_orm::DatabaseConnection;
+use async_graphql::dataloader::{CacheFactory, CacheStorage, DataLoader};
+use store::follows::{Edge, Relationship, Side};
+use store::{post, user, DatabaseConnection, Page, PageRequest, PostId, UserId};
 
-use crate::db::{self, follows::{Edge, Relationship, Side}};
+use crate::auth::Viewer;
 use crate::error::ApiError;
-use crate::pagination::{Page, PageRequest};
 
 /// Several hundred keys per statement at most: SQLite caps a compound
 /// SELECT at 500 terms.
 const MAX_BATCH: usize = 200;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct UserId(pub i64);
+pub struct UserById(pub UserId);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct PostId(pub i64);
+pub struct PostById(pub PostId);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct RelationshipWith(pub i64);
+pub struct RelationshipWith(pub UserId);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct FollowPage(pub i64, pub Side, pub PageRequest);
+pub struct FollowPage(pub UserId, pub Side, pub PageRequest);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct PostPage(pub i64, pub PageRequest);
+pub struct PostPage(pub UserId, pub PageRequest);
 
 pub struct Loader {
     db: DatabaseConnection,
-    viewer: Option<i64>,
+    viewer: Viewer,
 }
 
-pub type Loaders = DataLoader<Loader, HashMapCache>;
-
-pub fn new(db: DatabaseConnection, viewer: Option<i64>) -> Loaders {
-    DataLoader::with_cache(Loader { db, viewer }, tokio::spawn, HashMapCache::default()).max_batch_size(MAX_BATCH)
+/// The request's loaders.
+pub struct Loaders {
+    loader: DataLoader<Loader, EpochCache>,
+    epoch: Arc<AtomicU64>,
 }
 
-/// Forgets everything loaded so far: after a write, fields resolved later in
-/// the same request (a mutation's payload, the next mutation) see fresh rows.
-pub fn clear(loaders: &Loaders) {
-    loaders.clear::<UserId>();
-    loaders.clear::<PostId>();
-    loaders.clear::<RelationshipWith>();
-    loaders.clear::<FollowPage>();
-    loaders.clear::<PostPage>();
-}
+impl Loaders {
+    pub fn new(db: DatabaseConnection, viewer: Viewer) -> Self {
+        let epoch = Arc::new(AtomicU64::new(0));
+        let cache = EpochCache(epoch.clone());
+        let loader = DataLoader::with_cache(Loader { db, viewer }, tokio::spawn, cache).max_batch_size(MAX_BATCH);
+        Loaders { loader, epoch }
+    }
 
-impl async_graphql::dataloader::Loader<UserId> for Loader {
-    type Value = user::Model;
-    type Error = ApiError;
-
-    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, user::Model>, ApiError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let rows = db::users::find_by_ids(&self.db, &ids).await?;
-        Ok(rows.into_iter().map(|u| (UserId(u.id), u)).collect())
+    /// Forgets everything loaded so far, for every kind of key: after a
+    /// write, fields resolved later in the same request (a mutation's
+    /// payload, the next mutation) see fresh rows.
+    pub fn forget(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 }
 
-impl async_graphql::dataloader::Loader<PostId> for Loader {
+impl std::ops::Deref for Loaders {
+    type Target = DataLoader<Loader, EpochCache>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.loader
+    }
+}
+
+/// Makes every key type's cache: a map that empties itself when the shared
+/// epoch has moved since it last looked, so no key type can be left out
+/// of [`Loaders::forget`].
+pub struct EpochCache(Arc<AtomicU64>);
+
+impl CacheFactory for EpochCache {
+    fn create<K, V>(&self) -> Box<dyn CacheStorage<Key = K, Value = V>>
+    where
+        K: Send + Sync + Clone + Eq + Hash + 'static,
+        V: Send + Sync + Clone + 'static,
+    {
+        Box::new(EpochMap { epoch: self.0.clone(), seen: 0, map: HashMap::new() })
+    }
+}
+
+struct EpochMap<K, V> {
+    epoch: Arc<AtomicU64>,
+    seen: u64,
+    map: HashMap<K, V>,
+}
+
+impl<K, V> EpochMap<K, V> {
+    fn current(&self) -> bool {
+        self.seen == self.epoch.load(Ordering::SeqCst)
+    }
+
+    fn catch_up(&mut self) {
+        let now = self.epoch.load(Ordering::SeqCst);
+        if self.seen != now {
+            self.map.clear();
+            self.seen = now;
+        }
+    }
+}
+
+impl<K, V> CacheStorage for EpochMap<K, V>
+where
+    K: Send + Sync + Clone + Eq + Hash + 'static,
+    V: Send + Sync + Clone + 'static,
+{
+    type Key = K;
+    type Value = V;
+
+    fn get(&mut self, key: &K) -> Option<&V> {
+        self.catch_up();
+        self.map.get(key)
+    }
+
+    fn insert(&mut self, key: Cow<'_, K>, val: Cow<'_, V>) {
+        self.catch_up();
+        self.map.insert(key.into_owned(), val.into_owned());
+    }
+
+    fn remove(&mut self, key: &K) {
+        self.map.remove(key);
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = (&K, &V)> + '_> {
+        match self.current() {
+            true => Box::new(self.map.iter()),
+            false => Box::new(std::iter::empty()),
+        }
+    }
+}
+
+impl async_graphql::dataloader::Loader<UserById> for Loader {
+    type Value = user::Model;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, user::Model>, ApiError> {
+        let ids: Vec<UserId> = keys.iter().map(|k| k.0).collect();
+        let rows = store::users::find_by_ids(&self.db, &ids).await?;
+        Ok(rows.into_iter().map(|u| (UserById(u.id), u)).collect())
+    }
+}
+
+impl async_graphql::dataloader::Loader<PostById> for Loader {
     type Value = post::Model;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[PostId]) -> Result<HashMap<PostId, post::Model>, ApiError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let rows = db::posts::find_by_ids(&self.db, &ids).await?;
-        Ok(rows.into_iter().map(|p| (PostId(p.id), p)).collect())
+    async fn load(&self, keys: &[PostById]) -> Result<HashMap<PostById, post::Model>, ApiError> {
+        let ids: Vec<PostId> = keys.iter().map(|k| k.0).collect();
+        let rows = store::posts::find_by_ids(&self.db, &ids).await?;
+        Ok(rows.into_iter().map(|p| (PostById(p.id), p)).collect())
     }
 }
 
@@ -86,9 +177,9 @@ impl async_graphql::dataloader::Loader<RelationshipWith> for Loader {
     type Error = ApiError;
 
     async fn load(&self, keys: &[RelationshipWith]) -> Result<HashMap<RelationshipWith, Relationship>, ApiError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let found = match self.viewer {
-            Some(viewer) => db::follows::relationships(&self.db, viewer, &ids).await?,
+        let ids: Vec<UserId> = keys.iter().map(|k| k.0).collect();
+        let found = match self.viewer.id() {
+            Some(viewer) => store::follows::relationships(&self.db, viewer, &ids).await?,
             None => Default::default(),
         };
         Ok(ids.into_iter().map(|id| (RelationshipWith(id), found.get(&id).copied().unwrap_or_default())).collect())
@@ -106,8 +197,8 @@ impl async_graphql::dataloader::Loader<FollowPage> for Loader {
             if these.is_empty() {
                 continue;
             }
-            let args: Vec<(i64, PageRequest)> = these.iter().map(|k| (k.0, k.2)).collect();
-            let pages = db::follows::pages(&self.db, side, &args).await?;
+            let args: Vec<(UserId, PageRequest)> = these.iter().map(|k| (k.0, k.2)).collect();
+            let pages = store::follows::pages(&self.db, side, &args).await?;
             out.extend(these.into_iter().copied().zip(pages));
         }
         Ok(out)
@@ -119,8 +210,33 @@ impl async_graphql::dataloader::Loader<PostPage> for Loader {
     type Error = ApiError;
 
     async fn load(&self, keys: &[PostPage]) -> Result<HashMap<PostPage, Page<post::Model>>, ApiError> {
-        let args: Vec<(i64, PageRequest)> = keys.iter().map(|k| (k.0, k.1)).collect();
-        let pages = db::posts::pages(&self.db, &args).await?;
+        let args: Vec<(UserId, PageRequest)> = keys.iter().map(|k| (k.0, k.1)).collect();
+        let pages = store::posts::pages(&self.db, &args).await?;
         Ok(keys.iter().copied().zip(pages).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Any key type's cache made by the factory forgets on one `fetch_add`:
+    /// nothing lists the key types.
+    #[test]
+    fn every_cache_forgets_when_the_epoch_moves() {
+        let epoch = Arc::new(AtomicU64::new(0));
+        let factory = EpochCache(epoch.clone());
+        let mut users = factory.create::<UserById, u8>();
+        let mut pages = factory.create::<PostPage, u16>();
+        users.insert(Cow::Owned(UserById(UserId(1))), Cow::Owned(1));
+        pages.insert(Cow::Owned(PostPage(UserId(1), PageRequest::first(3))), Cow::Owned(2));
+        assert_eq!(users.get(&UserById(UserId(1))), Some(&1));
+        assert_eq!(pages.iter().count(), 1);
+        epoch.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(pages.iter().count(), 0);
+        assert_eq!(users.get(&UserById(UserId(1))), None);
+        assert_eq!(pages.get(&PostPage(UserId(1), PageRequest::first(3))), None);
+        users.insert(Cow::Owned(UserById(UserId(1))), Cow::Owned(3));
+        assert_eq!(users.get(&UserById(UserId(1))), Some(&3), "what is read after the write is kept");
     }
 }

@@ -1,77 +1,54 @@
-//! Relay connection arguments, validated once, and the keyset page they ask
-//! for. Lists are newest first; `after` moves towards older rows, `before`
-//! towards newer ones. A page is read with one extra row to learn whether
-//! more lie beyond it.
+//! Relay connection arguments (`first`, `after`, `last`, `before`): their
+//! one set of rules, and the store's [`PageRequest`] they become. Every
+//! connection field takes the four arguments, turns them into a page with
+//! [`page_request`], and declares its cost with [`cost`]:
+//!
+//! ```text
+//! #[graphql(complexity = "crate::pagination::cost(first, last, child_complexity)")]
+//! async fn things(&self, first: Option<i32>, after: Option<String>,
+//!                 last: Option<i32>, before: Option<String>) -> ApiResult<ThingConnection> {
+//!     let page = page_request(first, after.as_deref(), last, before.as_deref())?;
+//! ```
+
+use store::{Cursor, PageRequest};
 
 use crate::error::{ApiError, ApiResult};
-use crate::ids::Cursor;
 
+/// Items in a page when neither `first` nor `last` is given.
 pub const DEFAULT_PAGE: i32 = 20;
+/// The most a page may ask for; more is BAD_USER_INPUT.
 pub const MAX_PAGE: i32 = 100;
 
-/// What one connection field asks for, after validation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct PageRequest {
-    pub limit: u64,
-    /// Only rows older than this (strictly after it in list order).
-    pub after: Option<Cursor>,
-    /// Only rows newer than this (strictly before it in list order).
-    pub before: Option<Cursor>,
-    /// `last`: take the rows nearest `before` (the end of the range), not the
-    /// newest ones.
-    pub from_end: bool,
+/// The page the arguments ask for, or BAD_USER_INPUT.
+pub fn page_request(
+    first: Option<i32>,
+    after: Option<&str>,
+    last: Option<i32>,
+    before: Option<&str>,
+) -> ApiResult<PageRequest> {
+    let count = match (first, last) {
+        (Some(_), Some(_)) => return Err(ApiError::bad_input("give `first` or `last`, not both")),
+        (Some(n), None) | (None, Some(n)) => n,
+        (None, None) => DEFAULT_PAGE,
+    };
+    if count < 0 {
+        return Err(ApiError::bad_input("`first` and `last` must not be negative"));
+    }
+    if count > MAX_PAGE {
+        return Err(ApiError::bad_input(format!("`first` and `last` accept at most {MAX_PAGE}")));
+    }
+    let page = if last.is_some() { PageRequest::last(count as u64) } else { PageRequest::first(count as u64) };
+    Ok(page.after(after.map(decode_cursor).transpose()?).before(before.map(decode_cursor).transpose()?))
 }
 
-impl PageRequest {
-    pub fn parse(
-        first: Option<i32>,
-        after: Option<&str>,
-        last: Option<i32>,
-        before: Option<&str>,
-    ) -> ApiResult<Self> {
-        let count = match (first, last) {
-            (Some(_), Some(_)) => return Err(ApiError::bad_input("give `first` or `last`, not both")),
-            (Some(n), None) | (None, Some(n)) => n,
-            (None, None) => DEFAULT_PAGE,
-        };
-        if count < 0 {
-            return Err(ApiError::bad_input("`first` and `last` must not be negative"));
-        }
-        if count > MAX_PAGE {
-            return Err(ApiError::bad_input(format!("`first` and `last` accept at most {MAX_PAGE}")));
-        }
-        Ok(PageRequest {
-            limit: count as u64,
-            after: after.map(Cursor::decode).transpose()?,
-            before: before.map(Cursor::decode).transpose()?,
-            from_end: last.is_some(),
-        })
-    }
-
-    /// Trims the `limit + 1` rows a query returned (in query order: newest
-    /// first, or oldest first when `from_end`) into a page in list order.
-    pub fn into_page<T>(self, mut rows: Vec<T>) -> Page<T> {
-        let more = rows.len() as u64 > self.limit;
-        rows.truncate(self.limit as usize);
-        if self.from_end {
-            rows.reverse();
-            Page { items: rows, has_previous: more, has_next: self.before.is_some() }
-        } else {
-            Page { items: rows, has_previous: self.after.is_some(), has_next: more }
-        }
-    }
+/// A connection field's complexity: its children count once per item it
+/// may return (what `first`/`last` ask for, or the default), plus one.
+/// Saturating, so that nesting cannot wrap it round to a small number.
+pub fn cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let items = first.or(last).unwrap_or(DEFAULT_PAGE).clamp(0, MAX_PAGE) as usize;
+    items.saturating_mul(child_complexity).saturating_add(1)
 }
 
-/// One page of a list, in list order (newest first).
-#[derive(Clone, Debug)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub has_previous: bool,
-    pub has_next: bool,
-}
-
-impl<T> Page<T> {
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), has_previous: self.has_previous, has_next: self.has_next }
-    }
+pub fn decode_cursor(cursor: &str) -> ApiResult<Cursor> {
+    Cursor::decode(cursor).ok_or_else(|| ApiError::bad_input(format!("`{cursor}` is not a valid cursor")))
 }

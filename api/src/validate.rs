@@ -13,9 +13,7 @@ pub fn username(raw: &str) -> ApiResult<&str> {
     let name = raw.trim();
     let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !(3..=USERNAME_MAX).contains(&name.len()) || !ok_chars {
-        return Err(ApiError::bad_input(
-            "`username` must be 3-30 characters of letters, digits and underscore",
-        ));
+        return Err(ApiError::bad_input("`username` must be 3-30 characters of letters, digits and underscore"));
     }
     Ok(name)
 }

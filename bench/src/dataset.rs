@@ -7,6 +7,7 @@
 //! - id 1 `heavy` follows exactly `heavy_follows` accounts (2,000 at M);
 //! - id 2 `follows10` and id 3 `follows200` follow 10 and 200 (feed growth);
 //! - the last `writers` users follow nobody (the write workload's pool).
+//!
 //! Every user's password is `bench-password`, and user N's bearer token is
 //! [`token`]`(N)`, so the driver can act as anyone.
 
@@ -18,6 +19,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal, Zipf};
 use sea_orm::sqlx::{self, Connection};
+use store::sessions::TokenHash;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Size {
@@ -38,7 +40,9 @@ impl Size {
     pub fn spec(self) -> Spec {
         match self {
             Size::S => Spec { users: 1_000, mean_out_degree: 20.0, posts: 10_000, heavy_follows: 500, writers: 50 },
-            Size::M => Spec { users: 20_000, mean_out_degree: 50.0, posts: 400_000, heavy_follows: 2_000, writers: 500 },
+            Size::M => {
+                Spec { users: 20_000, mean_out_degree: 50.0, posts: 400_000, heavy_follows: 2_000, writers: 500 }
+            }
             Size::L => {
                 Spec { users: 200_000, mean_out_degree: 50.0, posts: 4_000_000, heavy_follows: 2_000, writers: 2_000 }
             }
@@ -182,13 +186,22 @@ fn ts(t: &DateTime<Utc>) -> String {
 /// Drops and re-creates the schema through the real migrations.
 async fn fresh_schema(url: &str) -> Result<(), String> {
     use migration::MigratorTrait;
-    let db = api::db::connect(url, 2).await.map_err(|e| e.to_string())?;
+    let db = store::connect(url, 2).await.map_err(|e| e.to_string())?;
     migration::Migrator::fresh(&db).await.map_err(|e| e.to_string())?;
     db.close().await.map_err(|e| e.to_string())
 }
 
+/// Every bench user's password, hashed as the server hashes (Argon2id with
+/// the `argon2` crate's defaults), once.
 async fn password_hash() -> Result<String, String> {
-    api::auth::hash_password(PASSWORD.into()).await.map_err(|e| format!("{e:?}"))
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    tokio::task::spawn_blocking(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2::Argon2::default().hash_password(PASSWORD.as_bytes(), &salt).map(|h| h.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())
 }
 
 /// PostgreSQL: COPY, the four tables in parallel where they do not depend
@@ -209,7 +222,7 @@ pub async fn load_postgres(url: &str, data: &Dataset) -> Result<(), String> {
     copy(url, "COPY users (id, username, email, password_hash, display_name, bio, created_at, followers_count, following_count, posts_count) FROM STDIN", users).await?;
 
     let sessions: String = (1..=data.users as i64)
-        .map(|id| format!("{}\t{id}\t{}\n", api::auth::hash_token(&token(id)), ts(&data.user_created[id as usize - 1])))
+        .map(|id| format!("{}\t{id}\t{}\n", TokenHash::of(&token(id)).0, ts(&data.user_created[id as usize - 1])))
         .collect();
     let mut follows = String::with_capacity(data.follows.len() * 48);
     for (a, b, t) in &data.follows {
@@ -270,15 +283,21 @@ pub async fn load_sqlite(url: &str, data: &Dataset) -> Result<(), String> {
             q = q.bind(data.user_created[id as usize - 1]).bind(fers).bind(fing).bind(posts);
         }
         q.execute(&mut *tx).await.map_err(|e| e.to_string())?;
-        let sql = format!("INSERT INTO sessions (token_hash, user_id, created_at) VALUES {}", vec!["(?, ?, ?)"; chunk.len()].join(", "));
+        let sql = format!(
+            "INSERT INTO sessions (token_hash, user_id, created_at) VALUES {}",
+            vec!["(?, ?, ?)"; chunk.len()].join(", ")
+        );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for &id in chunk {
-            q = q.bind(api::auth::hash_token(&token(id))).bind(id).bind(data.user_created[id as usize - 1]);
+            q = q.bind(TokenHash::of(&token(id)).0).bind(id).bind(data.user_created[id as usize - 1]);
         }
         q.execute(&mut *tx).await.map_err(|e| e.to_string())?;
     }
     for chunk in data.follows.chunks(BATCH) {
-        let sql = format!("INSERT INTO follows (follower_id, followed_id, created_at) VALUES {}", vec!["(?, ?, ?)"; chunk.len()].join(", "));
+        let sql = format!(
+            "INSERT INTO follows (follower_id, followed_id, created_at) VALUES {}",
+            vec!["(?, ?, ?)"; chunk.len()].join(", ")
+        );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (a, b, t) in chunk {
             q = q.bind(*a).bind(*b).bind(*t);
@@ -286,7 +305,10 @@ pub async fn load_sqlite(url: &str, data: &Dataset) -> Result<(), String> {
         q.execute(&mut *tx).await.map_err(|e| e.to_string())?;
     }
     for chunk in data.posts.chunks(BATCH) {
-        let sql = format!("INSERT INTO posts (id, user_id, body, created_at) VALUES {}", vec!["(?, ?, ?, ?)"; chunk.len()].join(", "));
+        let sql = format!(
+            "INSERT INTO posts (id, user_id, body, created_at) VALUES {}",
+            vec!["(?, ?, ?, ?)"; chunk.len()].join(", ")
+        );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (id, by, body, t) in chunk {
             q = q.bind(*id).bind(*by).bind(body.as_str()).bind(*t);

@@ -72,7 +72,8 @@ where
             (ok, errors, first_error, lat)
         }));
     }
-    let mut stats = Stats { ok: 0, errors: 0, first_error: None, seconds: duration.as_secs_f64(), latencies_us: Vec::new() };
+    let mut stats =
+        Stats { ok: 0, errors: 0, first_error: None, seconds: duration.as_secs_f64(), latencies_us: Vec::new() };
     for task in tasks {
         if let Ok((ok, errors, first_error, lat)) = task.await {
             stats.ok += ok;

@@ -1,5 +1,5 @@
 //! The raw-SQL floor: the statements the server runs for a request, built
-//! by the server's own `api::db` builders and run straight through sqlx,
+//! by the store's own statement builders and run straight through sqlx,
 //! bound exactly as SeaORM binds them. What a request costs beyond this is
 //! the cost of HTTP, GraphQL and the ORM.
 
@@ -29,11 +29,15 @@ macro_rules! on_pool {
 impl Floor {
     pub async fn connect(url: &str, connections: u32) -> Result<Self, String> {
         if url.starts_with("postgres") {
-            // The server's connection settings (api::db::connect), so the
+            // The server's connection settings (store::connect), so the
             // floor runs the same plans.
             let opts: sqlx::postgres::PgConnectOptions = url.parse().map_err(|e: sqlx::Error| e.to_string())?;
             let opts = opts.options([("plan_cache_mode", "force_generic_plan")]);
-            let pool = PgPoolOptions::new().max_connections(connections).connect_with(opts).await.map_err(|e| e.to_string())?;
+            let pool = PgPoolOptions::new()
+                .max_connections(connections)
+                .connect_with(opts)
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(Floor::Pg(pool))
         } else {
             let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().map_err(|e: sqlx::Error| e.to_string())?;
@@ -41,7 +45,11 @@ impl Floor {
                 .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                 .busy_timeout(std::time::Duration::from_secs(10));
-            let pool = SqlitePoolOptions::new().max_connections(connections).connect_with(opts).await.map_err(|e| e.to_string())?;
+            let pool = SqlitePoolOptions::new()
+                .max_connections(connections)
+                .connect_with(opts)
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(Floor::Lite(pool))
         }
     }
@@ -77,7 +85,7 @@ impl Floor {
 
     /// A write transaction as the server runs it: BEGIN (IMMEDIATE on
     /// SQLite), `first`, and `then` only when `first` changed a row; COMMIT.
-    pub async fn write(&self, first: Statement, then: impl FnOnce() -> Statement) -> Result<(), String> {
+    pub async fn write(&self, first: Statement, then: Statement) -> Result<(), String> {
         let begin = match self {
             Floor::Pg(_) => "BEGIN",
             Floor::Lite(_) => "BEGIN IMMEDIATE",
@@ -91,7 +99,6 @@ impl Floor {
                 .map_err(|e| e.to_string())?
                 .rows_affected();
             if changed == 1 {
-                let then = then();
                 sqlx::query_with(sqlx::AssertSqlSafe(then.sql.as_str()), values(&then))
                     .execute(&mut *conn)
                     .await
@@ -108,7 +115,10 @@ impl Floor {
         let Floor::Pg(pool) = self else { return Ok("(EXPLAIN is shown for PostgreSQL only)".into()) };
         let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
         let sql = format!("EXPLAIN (ANALYZE, BUFFERS) {}", stmt.sql);
-        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), values(stmt)).fetch_all(&mut *tx).await.map_err(|e| e.to_string())?;
+        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), values(stmt))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
         tx.rollback().await.map_err(|e| e.to_string())?;
         Ok(rows.iter().filter_map(|r| r.try_get::<String, _>(0).ok()).collect::<Vec<_>>().join("\n"))
     }

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sea_orm::{ConnectionTrait, Statement};
+use store::UserId;
 
 use dataset::Size;
 use floor::Floor;
@@ -89,9 +90,23 @@ enum Cmd {
 async fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Cmd::Load { size, database_url } => load(size, &database_url).await,
-        Cmd::Suite { size, db, postgres_url, server, port, seconds, concurrency, workloads, reload, no_floor, fail_on_errors } => {
+        Cmd::Suite {
+            size,
+            db,
+            postgres_url,
+            server,
+            port,
+            seconds,
+            concurrency,
+            workloads,
+            reload,
+            no_floor,
+            fail_on_errors,
+        } => {
             let workloads = if workloads.is_empty() { Workload::ALL.to_vec() } else { workloads };
-            match suite(size, db, &postgres_url, &server, port, seconds, &concurrency, &workloads, reload, !no_floor).await {
+            match suite(size, db, &postgres_url, &server, port, seconds, &concurrency, &workloads, reload, !no_floor)
+                .await
+            {
                 Ok(errors) if errors > 0 && fail_on_errors => Err(format!("{errors} requests failed")),
                 Ok(_) => Ok(()),
                 Err(e) => Err(e),
@@ -156,7 +171,14 @@ enum Side {
 }
 
 /// Runs workload `w` through the API or as its raw statements.
-async fn measure(ctx: &Arc<Ctx>, w: Workload, side: Side, conc: usize, warmup: Duration, run_for: Duration) -> driver::Stats {
+async fn measure(
+    ctx: &Arc<Ctx>,
+    w: Workload,
+    side: Side,
+    conc: usize,
+    warmup: Duration,
+    run_for: Duration,
+) -> driver::Stats {
     let c = ctx.clone();
     driver::run(conc, warmup, run_for, move |mut rng| {
         let c = c.clone();
@@ -197,7 +219,7 @@ async fn suite(
         }
         Db::Sqlite => format!("sqlite://target/{name}.db?mode=rwc"),
     };
-    let db = api::db::connect(&url, 2).await.map_err(|e| e.to_string())?;
+    let db = store::connect(&url, 2).await.map_err(|e| e.to_string())?;
     let loaded = async {
         Ok::<bool, String>(
             scalar(&db, "SELECT COUNT(*) FROM users").await? == spec.users as i64
@@ -226,30 +248,26 @@ async fn suite(
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().map_err(|e| e.to_string())?;
     let base = format!("http://127.0.0.1:{port}");
     let up = Instant::now();
-    while client.get(format!("{base}/health")).send().await.map(|r| r.status() == 200).unwrap_or(false) == false {
+    while !client.get(format!("{base}/health")).send().await.map(|r| r.status() == 200).unwrap_or(false) {
         if up.elapsed() > Duration::from_secs(60) {
             return Err("the server did not come up in 60 s; see target/bench-server-*.log".into());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let config = api::Config::defaults();
     let top_id = scalar(&db, "SELECT id FROM users ORDER BY followers_count DESC, id LIMIT 1").await?;
     let top_followers = scalar(&db, &format!("SELECT followers_count FROM users WHERE id = {top_id}")).await?;
     let max_conc = concurrency.iter().copied().max().unwrap_or(16) as u32;
     let mut ctx = Ctx {
         graphql_url: format!("{base}/graphql"),
         client,
-        floor: Floor::connect(&url, {
-            let mut c = config.clone();
-            c.database_url = url.clone();
-            c.pool_size().min(max_conc)
-        })
-        .await?,
-        plan: api::db::posts::FeedPlan { broad_following: config.feed_broad_following, window: config.feed_window },
+        // As many connections as the server's pool (store's default), at most one per client.
+        floor: Floor::connect(&url, store::default_pool_size(&url).min(max_conc)).await?,
+        // The server runs with its defaults, which are the store's.
+        plan: store::feed::FeedPlan::default(),
         users: spec.users as i64,
         writers: (spec.users - spec.writers + 1) as i64..=spec.users as i64,
-        top: (top_id, dataset::username(top_id)),
+        top: (UserId(top_id), dataset::username(top_id)),
         newest: String::new(),
         deep: String::new(),
     };
@@ -309,7 +327,11 @@ async fn suite(
             let _ = writeln!(report, "{line}");
         }
     }
-    let _ = writeln!(report, "\nServer peak RSS over the whole run: {:.1} MiB\n", driver::peak_rss_kib(pid).unwrap_or(0) as f64 / 1024.0);
+    let _ = writeln!(
+        report,
+        "\nServer peak RSS over the whole run: {:.1} MiB\n",
+        driver::peak_rss_kib(pid).unwrap_or(0) as f64 / 1024.0
+    );
     if db_kind == Db::Postgres {
         for &w in workloads {
             let stmt = ctx.main_statement(w);
@@ -318,7 +340,8 @@ async fn suite(
         }
     }
     drop(server);
-    let out = format!("target/bench-{}-{}.md", size.name(), if db_kind == Db::Postgres { "postgres" } else { "sqlite" });
+    let out =
+        format!("target/bench-{}-{}.md", size.name(), if db_kind == Db::Postgres { "postgres" } else { "sqlite" });
     std::fs::write(&out, &report).map_err(|e| e.to_string())?;
     println!("{report}");
     eprintln!("written to {out}");

@@ -3,15 +3,14 @@
 
 use std::ops::RangeInclusive;
 
-use api::db::follows::Side;
-use api::db::posts::FeedPlan;
-use api::db::{follows, posts, sessions, users};
-use api::ids::{encode_id, Cursor, Kind};
-use api::pagination::PageRequest;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use sea_orm::{DbBackend, Statement};
+use sea_orm::Statement;
 use serde_json::{json, Value};
+use store::feed::{self, FeedPlan};
+use store::follows::{self, EdgeChange, EdgeWrite, Side};
+use store::sessions::{self, TokenHash};
+use store::{posts, users, Cursor, PageRequest, UserId};
 
 use crate::dataset::{self, FOLLOWS10, FOLLOWS200, HEAVY};
 use crate::floor::Floor;
@@ -72,14 +71,15 @@ pub struct Ctx {
     pub users: i64,
     pub writers: RangeInclusive<i64>,
     /// The most-followed account.
-    pub top: (i64, String),
+    pub top: (UserId, String),
     /// The newest cursor of the heavy viewer's feed (W6 polls before it).
     pub newest: String,
     /// The cursor that ends page 49 of the top account's followers (W7).
     pub deep: String,
 }
 
-const PROFILE: &str = "query($u: String!) { user(username: $u) { displayName bio followersCount followingCount postsCount } }";
+const PROFILE: &str =
+    "query($u: String!) { user(username: $u) { displayName bio followersCount followingCount postsCount } }";
 const FOLLOWERS_WITH_POSTS: &str = "query($u: String!) { user(username: $u) { followers(first: 20) { edges { followedAt node { username posts(first: 3) { nodes { body } } } } } } }";
 const FEED: &str = "{ feed(first: 20) { edges { cursor node { id body createdAt author { username } } } pageInfo { hasNextPage endCursor } } }";
 const RELATIONSHIP: &str = "query($u: String!) { user(username: $u) { viewerIsFollowing followsViewer } }";
@@ -87,12 +87,22 @@ const FOLLOW_UNFOLLOW: &str = "mutation($u: ID!) { f: follow(userId: $u) { user 
 const POLL: &str = "query($b: String!) { feed(last: 20, before: $b) { edges { node { id } } pageInfo { hasPreviousPage startCursor } } }";
 const FOLLOWERS_PAGE: &str = "query($u: String!, $a: String) { user(username: $u) { followers(first: 20, after: $a) { edges { followedAt node { username } } pageInfo { endCursor hasNextPage } } } }";
 
+/// A page as the server would read it for these arguments (cursors as the
+/// API gave them out).
 fn page(first: u64, after: Option<&str>, last: Option<u64>, before: Option<&str>) -> PageRequest {
-    let (first, last) = match last {
-        Some(n) => (None, Some(n as i32)),
-        None => (Some(first as i32), None),
+    let cursor = |c: Option<&str>| c.map(|c| Cursor::decode(c).expect("a cursor the API gave out"));
+    let page = match last {
+        Some(n) => PageRequest::last(n),
+        None => PageRequest::first(first),
     };
-    PageRequest::parse(first, after, last, before).expect("a valid page")
+    page.after(cursor(after)).before(cursor(before))
+}
+
+/// The global ID the API gives user `id` (the bench is a test tool: clients
+/// never build IDs).
+fn global_user_id(id: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("User:{id}"))
 }
 
 impl Ctx {
@@ -119,7 +129,7 @@ impl Ctx {
                 if target == writer {
                     target = if target == 1 { 2 } else { target - 1 };
                 }
-                (Some(writer), q(FOLLOW_UNFOLLOW, json!({ "u": encode_id(Kind::User, target).0 })))
+                (Some(writer), q(FOLLOW_UNFOLLOW, json!({ "u": global_user_id(target) })))
             }
             Workload::W6 => (Some(HEAVY), q(POLL, json!({ "b": self.newest }))),
             Workload::W7Page1 => (None, q(FOLLOWERS_PAGE, json!({ "u": self.top.1, "a": null }))),
@@ -155,7 +165,8 @@ impl Ctx {
         }
         let body = serde_json::to_vec(&json!({ "query": query, "variables": vars })).unwrap();
         let res = req.body(body).send().await.map_err(|e| e.to_string())?;
-        let value: Value = serde_json::from_slice(&res.bytes().await.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        let value: Value =
+            serde_json::from_slice(&res.bytes().await.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
         match value.get("errors") {
             Some(e) => Err(e.to_string()),
             None => Ok(value["data"].clone()),
@@ -163,10 +174,11 @@ impl Ctx {
     }
 
     fn session(&self, id: i64) -> Statement {
-        sessions::find_user_stmt(self.floor.backend(), &api::auth::hash_token(&dataset::token(id)))
+        sessions::find_user_stmt(self.floor.backend(), &TokenHash::of(&dataset::token(id)))
     }
 
-    /// The statements the server runs for one request of `w`, run raw.
+    /// The statements the server runs for one request of `w`, run raw: the
+    /// store's own statements, chosen by the store's own plans.
     pub async fn floor(&self, w: Workload, rng: &mut ChaCha8Rng) -> Result<(), String> {
         let b = self.floor.backend();
         let f = &self.floor;
@@ -175,9 +187,11 @@ impl Ctx {
                 f.rows(users::find_by_username_stmt(b, &dataset::username(self.random_user(rng)))).await?;
             }
             Workload::W2 => {
-                let top = f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?;
-                let fans = f.ids(follows::pages_stmt(b, Side::Followers, &[(top[0], page(20, None, None, None))]), "id").await?;
-                let keys: Vec<(i64, PageRequest)> = fans.iter().map(|&id| (id, page(3, None, None, None))).collect();
+                let top = UserId(f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?[0]);
+                let fans =
+                    f.ids(follows::pages_stmt(b, Side::Followers, &[(top, page(20, None, None, None))]), "id").await?;
+                let keys: Vec<(UserId, PageRequest)> =
+                    fans.iter().map(|&id| (UserId(id), page(3, None, None, None))).collect();
                 f.rows(posts::pages_stmt(b, &keys)).await?;
             }
             Workload::W3 | Workload::W3Follows10 | Workload::W3Follows200 | Workload::W6 => {
@@ -191,19 +205,19 @@ impl Ctx {
                     Workload::W6 => page(0, None, Some(20), Some(&self.newest)),
                     _ => page(20, None, None, None),
                 };
+                let viewer = UserId(viewer);
                 let mut done = false;
-                if following >= self.plan.broad_following {
-                    let rn = f.ids(posts::feed_window(b, viewer, self.plan.window, &page), "rn").await?;
-                    let capped = rn.iter().any(|&n| n >= self.plan.window);
-                    done = rn.iter().filter(|&&n| n < self.plan.window).count() as u64 > page.limit || !capped;
+                if self.plan.walks(following) {
+                    let rns = f.ids(feed::walk_stmt(b, viewer, self.plan.window, &page), "rn").await?;
+                    done = self.plan.walk_is_exact(rns, &page);
                 }
                 if !done {
-                    f.rows(posts::feed_merge(b, viewer, &page)).await?;
+                    f.rows(feed::merge_stmt(b, viewer, &page)).await?;
                 }
             }
             Workload::W4 => {
                 let (a, other) = (self.random_user(rng), self.random_user(rng));
-                let viewer = f.ids(self.session(a), "id").await?[0];
+                let viewer = UserId(f.ids(self.session(a), "id").await?[0]);
                 f.rows(users::find_by_username_seen_by_stmt(b, &dataset::username(other), viewer)).await?;
             }
             Workload::W5 => {
@@ -213,21 +227,18 @@ impl Ctx {
                     target = if target == 1 { 2 } else { target - 1 };
                 }
                 f.rows(self.session(writer)).await?;
-                f.rows(users::find_by_ids_stmt(b, &[target])).await?;
-                for by in [1, -1] {
-                    match b {
-                        DbBackend::Postgres => f.rows(follows::change_stmt(b, writer, target, by)).await.map(drop)?,
-                        _ => {
-                            let counters = || follows::move_counters_stmt(b, writer, target, by);
-                            f.write(follows::edge_stmt(b, writer, target, by), counters).await?
-                        }
+                f.rows(users::find_by_ids_stmt(b, &[UserId(target)])).await?;
+                for change in [EdgeChange::Follow, EdgeChange::Unfollow] {
+                    match EdgeWrite::new(b, UserId(writer), UserId(target), change) {
+                        EdgeWrite::OneStatement(stmt) => f.rows(stmt).await.map(drop)?,
+                        EdgeWrite::Transaction { edge, counters } => f.write(edge, counters).await?,
                     }
                 }
             }
             Workload::W7Page1 | Workload::W7 => {
                 let after = (w == Workload::W7).then_some(self.deep.as_str());
-                let top = f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?;
-                f.rows(follows::pages_stmt(b, Side::Followers, &[(top[0], page(20, after, None, None))])).await?;
+                let top = UserId(f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?[0]);
+                f.rows(follows::pages_stmt(b, Side::Followers, &[(top, page(20, after, None, None))])).await?;
             }
         }
         Ok(())
@@ -236,16 +247,27 @@ impl Ctx {
     /// The statement that does the work of `w`, for EXPLAIN.
     pub fn main_statement(&self, w: Workload) -> Statement {
         let b = self.floor.backend();
+        let first20 = page(20, None, None, None);
+        let user = |id: i64| UserId(id);
         match w {
             Workload::W1 => users::find_by_username_stmt(b, &dataset::username(self.users / 2)),
-            Workload::W2 | Workload::W7Page1 => follows::pages_stmt(b, Side::Followers, &[(self.top.0, page(20, None, None, None))]),
-            Workload::W3 => posts::feed_window(b, HEAVY, self.plan.window, &page(20, None, None, None)),
-            Workload::W3Follows10 => posts::feed_merge(b, FOLLOWS10, &page(20, None, None, None)),
-            Workload::W3Follows200 => posts::feed_window(b, FOLLOWS200, self.plan.window, &page(20, None, None, None)),
-            Workload::W4 => users::find_by_username_seen_by_stmt(b, &dataset::username(self.users / 2), self.users / 3),
-            Workload::W5 => follows::change_stmt(b, *self.writers.start(), self.top.0, 1),
-            Workload::W6 => posts::feed_window(b, HEAVY, self.plan.window, &page(0, None, Some(20), Some(&self.newest))),
-            Workload::W7 => follows::pages_stmt(b, Side::Followers, &[(self.top.0, page(20, Some(&self.deep), None, None))]),
+            Workload::W2 | Workload::W7Page1 => follows::pages_stmt(b, Side::Followers, &[(self.top.0, first20)]),
+            Workload::W3 => feed::walk_stmt(b, user(HEAVY), self.plan.window, &first20),
+            Workload::W3Follows10 => feed::merge_stmt(b, user(FOLLOWS10), &first20),
+            Workload::W3Follows200 => feed::walk_stmt(b, user(FOLLOWS200), self.plan.window, &first20),
+            Workload::W4 => {
+                users::find_by_username_seen_by_stmt(b, &dataset::username(self.users / 2), user(self.users / 3))
+            }
+            Workload::W5 => match EdgeWrite::new(b, user(*self.writers.start()), self.top.0, EdgeChange::Follow) {
+                EdgeWrite::OneStatement(stmt) => stmt,
+                EdgeWrite::Transaction { edge, .. } => edge,
+            },
+            Workload::W6 => {
+                feed::walk_stmt(b, user(HEAVY), self.plan.window, &page(0, None, Some(20), Some(&self.newest)))
+            }
+            Workload::W7 => {
+                follows::pages_stmt(b, Side::Followers, &[(self.top.0, page(20, Some(&self.deep), None, None))])
+            }
         }
     }
 }
@@ -265,6 +287,6 @@ pub async fn deep_cursor(ctx: &Ctx, pages: usize) -> Result<String, String> {
 pub async fn newest_cursor(ctx: &Ctx) -> Result<String, String> {
     let data = ctx.query(Some(HEAVY), "{ feed(first: 1) { pageInfo { startCursor } } }", json!({})).await?;
     let cursor = data["feed"]["pageInfo"]["startCursor"].as_str().ok_or("empty feed")?.to_owned();
-    Cursor::decode(&cursor).map_err(|e| format!("{e:?}"))?;
+    Cursor::decode(&cursor).ok_or_else(|| format!("`{cursor}` is not a cursor"))?;
     Ok(cursor)
 }

@@ -1,14 +1,16 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::UserId;
+
 /// `follower_id` follows `followed_id` since `created_at`. The pair is the
 /// primary key, so a relationship exists at most once.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "follows")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub follower_id: i64,
+    pub follower_id: UserId,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub followed_id: i64,
+    pub followed_id: UserId,
     pub created_at: DateTimeUtc,
 }
 

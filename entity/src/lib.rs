@@ -7,8 +7,12 @@
 //!   the time it began.
 //! - `post`: a user's post.
 //! - `session`: a bearer token, stored only as its SHA-256.
+//! - `ids`: `UserId` and `PostId`, the typed ids every layer above uses.
+
+pub use ids::{PostId, UserId};
 
 pub mod follow;
+pub mod ids;
 pub mod post;
 pub mod session;
 pub mod user;

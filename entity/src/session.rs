@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::UserId;
+
 /// A signed-in session. The bearer token itself is never stored: only its
 /// SHA-256 (hex), so a leaked database does not leak usable tokens.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -7,7 +9,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub token_hash: String,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub created_at: DateTimeUtc,
 }
 

@@ -1,10 +1,12 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::UserId;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: UserId,
     /// As the user typed it; unique case-insensitively (index on lower()).
     pub username: String,
     /// Unique case-insensitively; shown only to its owner.
@@ -15,7 +17,7 @@ pub struct Model {
     pub bio: String,
     pub created_at: DateTimeUtc,
     /// Denormalised counters, changed in the same transaction as the rows
-    /// they count (see `api::db::follows` and `api::db::posts`).
+    /// they count (see `store::follows` and `store::posts`).
     pub followers_count: i64,
     pub following_count: i64,
     pub posts_count: i64,

@@ -11,9 +11,6 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(m20261121_000001_create_tables::Migration),
-            Box::new(m20261121_000002_posts_by_time::Migration),
-        ]
+        vec![Box::new(m20261121_000001_create_tables::Migration), Box::new(m20261121_000002_posts_by_time::Migration)]
     }
 }

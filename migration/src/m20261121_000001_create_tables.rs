@@ -12,7 +12,7 @@
 //!   indexes on lower(...) (works the same on PostgreSQL and SQLite);
 //! - counters cannot go negative.
 //!
-//! Indexes are chosen for the queries in `api/src/db`, each a keyset page in
+//! Indexes are chosen for the queries in `store/src`, each a keyset page in
 //! (created_at, id) order:
 //! - follows (followed_id, created_at, follower_id): a user's followers;
 //! - follows (follower_id, created_at, followed_id): who a user follows;
@@ -98,10 +98,8 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         // Case-insensitive uniqueness. Lookups use the same expression
         // (`lower(username) = lower($1)`) so they are served by these indexes.
-        db.execute_unprepared("CREATE UNIQUE INDEX users_username_lower_key ON users (lower(username))")
-            .await?;
-        db.execute_unprepared("CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email))")
-            .await?;
+        db.execute_unprepared("CREATE UNIQUE INDEX users_username_lower_key ON users (lower(username))").await?;
+        db.execute_unprepared("CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email))").await?;
         manager
             .create_index(
                 Index::create()
@@ -120,12 +118,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer(Follows::FollowerId))
                     .col(big_integer(Follows::FollowedId))
                     .col(timestamp_with_time_zone(Follows::CreatedAt))
-                    .primary_key(
-                        Index::create()
-                            .name("follows_pkey")
-                            .col(Follows::FollowerId)
-                            .col(Follows::FollowedId),
-                    )
+                    .primary_key(Index::create().name("follows_pkey").col(Follows::FollowerId).col(Follows::FollowedId))
                     .check(Expr::col(Follows::FollowerId).ne(Expr::col(Follows::FollowedId)))
                     .foreign_key(
                         ForeignKey::create()
@@ -220,11 +213,7 @@ impl MigrationTrait for Migration {
         // Without it, deleting a user scans every session for the cascade.
         manager
             .create_index(
-                Index::create()
-                    .name("sessions_user_id_idx")
-                    .table(Sessions::Table)
-                    .col(Sessions::UserId)
-                    .to_owned(),
+                Index::create().name("sessions_user_id_idx").table(Sessions::Table).col(Sessions::UserId).to_owned(),
             )
             .await?;
         Ok(())
@@ -232,9 +221,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in ["sessions", "posts", "follows", "users"] {
-            manager
-                .drop_table(Table::drop().table(Alias::new(table)).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(Alias::new(table)).to_owned()).await?;
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! The home feed of a viewer who follows many accounts (thousands) is not
 //! read by merging every followee's posts: it walks this index from the
 //! cursor, newest first, and keeps the posts whose author the viewer
-//! follows, stopping at a page (see `api/src/db/posts.rs`). `user_id` is in
+//! follows, stopping at a page (see `store/src/feed.rs`). `user_id` is in
 //! the index so that walk decides each row without visiting the table.
 
 use sea_orm_migration::prelude::*;

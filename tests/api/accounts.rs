@@ -4,14 +4,19 @@ use serde_json::json;
 
 use crate::helpers::spawn_app;
 
-const SIGN_UP: &str = "mutation($i: SignUpInput!) { signUp(input: $i) { token user { id username displayName email } } }";
+const SIGN_UP: &str =
+    "mutation($i: SignUpInput!) { signUp(input: $i) { token user { id username displayName email } } }";
 const SIGN_IN: &str = "mutation($i: SignInInput!) { signIn(input: $i) { token user { username email } } }";
 
 #[tokio::test]
 async fn sign_up_returns_a_working_token_and_the_own_email() {
     let app = spawn_app().await;
     let data = app
-        .ok(None, SIGN_UP, json!({ "i": { "username": "Ada_L", "email": "Ada@Example.com", "password": "correct horse" } }))
+        .ok(
+            None,
+            SIGN_UP,
+            json!({ "i": { "username": "Ada_L", "email": "Ada@Example.com", "password": "correct horse" } }),
+        )
         .await;
     let token = data["signUp"]["token"].as_str().unwrap();
     assert!(token.len() >= 22, "a token carries at least 128 bits");

@@ -11,7 +11,7 @@ const FOLLOW: &str = "mutation($u: ID!) { follow(userId: $u) { user { id } } }";
 const UNFOLLOW: &str = "mutation($u: ID!) { unfollow(userId: $u) { user { id } } }";
 
 async fn wrong_counters(app: &TestApp) -> i64 {
-    api::db::counters::count_wrong(&app.db).await.unwrap()
+    store::counters::count_wrong(&app.db).await.unwrap()
 }
 
 #[tokio::test]
@@ -28,7 +28,8 @@ async fn counters_stay_exact_under_concurrent_storms() {
     for body in all.await {
         assert!(body.get("errors").is_none(), "{body:#}");
     }
-    let count = app.ok(None, "{ user(username: \"star\") { followersCount followers { totalCount } } }", json!({})).await;
+    let count =
+        app.ok(None, "{ user(username: \"star\") { followersCount followers { totalCount } } }", json!({})).await;
     assert_eq!(count["user"], json!({ "followersCount": 50, "followers": { "totalCount": 50 } }));
 
     // 20 concurrent duplicates of one follow.
@@ -74,8 +75,9 @@ async fn recount_repairs_counters() {
     .await
     .unwrap();
     assert_eq!(wrong_counters(&app).await, 2);
-    assert_eq!(api::db::counters::recount(&app.db).await.unwrap(), 2);
+    assert_eq!(store::counters::recount(&app.db).await.unwrap(), 2);
     assert_eq!(wrong_counters(&app).await, 0);
-    let data = app.ok(None, "{ user(username: \"john\") { postsCount followingCount followersCount } }", json!({})).await;
+    let data =
+        app.ok(None, "{ user(username: \"john\") { postsCount followingCount followersCount } }", json!({})).await;
     assert_eq!(data["user"], json!({ "postsCount": 1, "followingCount": 1, "followersCount": 0 }));
 }

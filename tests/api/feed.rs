@@ -113,7 +113,13 @@ async fn only_the_author_deletes_a_post() {
     assert_eq!(app.error_code(Some(&john), del, json!({ "id": "bogus" })).await, "BAD_USER_INPUT");
     assert_eq!(app.ok(Some(&john), del, json!({ "id": id })).await["deletePost"], id);
     assert_eq!(app.error_code(Some(&john), del, json!({ "id": id })).await, "NOT_FOUND");
-    let data = app.ok(Some(&john), "query($id: ID!) { post(id: $id) { id } node(id: $id) { id } viewer { postsCount } }", json!({ "id": id })).await;
+    let data = app
+        .ok(
+            Some(&john),
+            "query($id: ID!) { post(id: $id) { id } node(id: $id) { id } viewer { postsCount } }",
+            json!({ "id": id }),
+        )
+        .await;
     assert_eq!(data, json!({ "post": null, "node": null, "viewer": { "postsCount": 0 } }));
 }
 

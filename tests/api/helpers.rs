@@ -1,10 +1,17 @@
 //! `spawn_app()` and the small client the tests use.
+//!
+//! Each test gets a database of its own, copied from a template migrated
+//! once (crates.io's way: `CREATE DATABASE ... TEMPLATE` on PostgreSQL, a
+//! file copy on SQLite), and dropped when the test ends.
 
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::sqlx::{self, AssertSqlSafe, Connection, PgConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{json, Value};
 
 pub struct TestApp {
@@ -15,14 +22,37 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     statements: Arc<AtomicUsize>,
     log: Arc<Mutex<Vec<String>>>,
-    sqlite_file: Option<std::path::PathBuf>,
+    /// Held only to be dropped (and so removed) with the app.
+    _database: TestDatabase,
 }
 
-impl Drop for TestApp {
+/// A test's own database, removed when the test ends (passed or failed).
+enum TestDatabase {
+    SqliteFile(PathBuf),
+    Postgres(String),
+}
+
+impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let Some(file) = &self.sqlite_file {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        match self {
+            TestDatabase::SqliteFile(file) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+                }
+            }
+            // On a thread of its own: Drop cannot await, and the test's
+            // runtime may be the single-threaded one that is dropping us.
+            // FORCE ends the connections the server still holds.
+            TestDatabase::Postgres(name) => {
+                let name = name.clone();
+                let dropped = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                    runtime.block_on(async {
+                        let mut admin = PgConnection::connect(&admin_url()).await.ok()?;
+                        exec(&mut admin, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()
+                    })
+                });
+                let _ = dropped.join();
             }
         }
     }
@@ -32,46 +62,130 @@ pub fn on_postgres() -> bool {
     std::env::var("TEST_DATABASE").is_ok_and(|v| v.eq_ignore_ascii_case("postgres"))
 }
 
+fn admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
 fn unique_name() -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
     format!("fgt_{secs}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
 }
 
-/// Creates a fresh database and returns its URL. On PostgreSQL it first
-/// drops test databases left over from runs more than two hours old.
-async fn fresh_database() -> (String, Option<std::path::PathBuf>) {
+/// The name of the migrated template for the migrations as they are now: a
+/// hash of their source, so an edited or added migration gets a template of
+/// its own and an unchanged one is reused by later runs.
+fn template_name() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migration/src");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).expect("migration/src").map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let mut hasher = std::hash::DefaultHasher::new();
+    for file in files {
+        file.file_name().hash(&mut hasher);
+        std::fs::read(&file).unwrap().hash(&mut hasher);
+    }
+    format!("fgt_template_{:016x}", hasher.finish())
+}
+
+/// Makes the template once per run (once per schema version, across runs),
+/// under an advisory lock so that two test processes cannot race.
+async fn postgres_template() -> &'static str {
+    static TEMPLATE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let name = template_name();
+            let mut admin = PgConnection::connect(&admin_url()).await.expect("connect to PostgreSQL (is it running?)");
+            exec(&mut admin, "SELECT pg_advisory_lock(7262026)".into()).await.unwrap();
+            let exists = sqlx::query(AssertSqlSafe(format!("SELECT 1 FROM pg_database WHERE datname = '{name}'")))
+                .fetch_optional(&mut admin)
+                .await
+                .unwrap()
+                .is_some();
+            if !exists {
+                sweep_old_databases(&mut admin).await;
+                // Built under another name and renamed when complete, so a
+                // run killed half-way leaves no half-migrated template.
+                let building = format!("{name}_building");
+                exec(&mut admin, format!("DROP DATABASE IF EXISTS {building}")).await.unwrap();
+                exec(&mut admin, format!("CREATE DATABASE {building}")).await.unwrap();
+                let db = store::connect_and_migrate(&database_url(&building), 1).await.expect("migrate the template");
+                db.close().await.unwrap();
+                exec(&mut admin, format!("ALTER DATABASE {building} RENAME TO {name}")).await.unwrap();
+            }
+            exec(&mut admin, "SELECT pg_advisory_unlock(7262026)".into()).await.unwrap();
+            name
+        })
+        .await
+}
+
+/// The SQLite template: a migrated file in the temp directory, checkpointed
+/// so that the file alone holds everything, written under a temporary name
+/// and renamed into place.
+async fn sqlite_template() -> &'static Path {
+    static TEMPLATE: tokio::sync::OnceCell<PathBuf> = tokio::sync::OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let file = std::env::temp_dir().join(format!("{}.db", template_name()));
+            if !file.exists() {
+                let building =
+                    std::env::temp_dir().join(format!("{}.{}.building.db", template_name(), std::process::id()));
+                let db = store::connect_and_migrate(&format!("sqlite://{}?mode=rwc", building.display()), 1)
+                    .await
+                    .expect("migrate the template");
+                db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await.unwrap();
+                db.close().await.unwrap();
+                std::fs::rename(&building, &file).unwrap();
+                for suffix in ["-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", building.display()));
+                }
+            }
+            file
+        })
+        .await
+}
+
+async fn exec(admin: &mut PgConnection, sql: String) -> Result<(), sqlx::Error> {
+    sqlx::query(AssertSqlSafe(sql)).execute(admin).await.map(drop)
+}
+
+fn database_url(name: &str) -> String {
+    let admin = admin_url();
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
+    format!("{base}/{name}")
+}
+
+/// A fresh, migrated database: a copy of the template.
+async fn fresh_database() -> (String, TestDatabase) {
     let name = unique_name();
     if !on_postgres() {
         let file = std::env::temp_dir().join(format!("{name}.db"));
-        return (format!("sqlite://{}?mode=rwc", file.display()), Some(file));
+        std::fs::copy(sqlite_template().await, &file).expect("copy the template");
+        return (format!("sqlite://{}?mode=rwc", file.display()), TestDatabase::SqliteFile(file));
     }
-    let admin_url = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let admin = Database::connect(&admin_url).await.expect("connect to PostgreSQL (is it running?)");
-    static SWEPT: OnceLock<()> = OnceLock::new();
-    if SWEPT.set(()).is_ok() {
-        sweep_old_databases(&admin).await;
-    }
-    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
-    let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
-    (format!("{base}/{name}"), None)
+    let template = postgres_template().await;
+    let mut admin = PgConnection::connect(&admin_url()).await.expect("connect to PostgreSQL (is it running?)");
+    exec(&mut admin, format!("CREATE DATABASE {name} TEMPLATE {template}")).await.expect("create test database");
+    (database_url(&name), TestDatabase::Postgres(name))
 }
 
-async fn sweep_old_databases(admin: &DatabaseConnection) {
+/// Drops what killed runs left behind: test databases over two hours old,
+/// and templates of other schema versions.
+async fn sweep_old_databases(admin: &mut PgConnection) {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let rows = admin
-        .query_all_raw(sea_orm::Statement::from_string(
-            admin.get_database_backend(),
-            "SELECT datname FROM pg_database WHERE datname LIKE 'fgt\\_%'",
-        ))
+    let names: Vec<(String,)> = sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'fgt\\_%'")
+        .fetch_all(&mut *admin)
         .await
         .unwrap_or_default();
-    for row in rows {
-        let Ok(name) = row.try_get::<String>("", "datname") else { continue };
-        let secs: u64 = name.split('_').nth(1).and_then(|s| s.parse().ok()).unwrap_or(now);
-        if now.saturating_sub(secs) > 2 * 3600 {
-            let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+    for (name,) in names {
+        let old = match name.strip_prefix("fgt_template_") {
+            Some(_) => true,
+            None => {
+                let secs: u64 = name.split('_').nth(1).and_then(|s| s.parse().ok()).unwrap_or(now);
+                now.saturating_sub(secs) > 2 * 3600
+            }
+        };
+        if old {
+            let _ = exec(admin, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
         }
     }
 }
@@ -81,8 +195,9 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Like [`spawn_app`], with a chance to change the configuration first.
+/// The configuration starts from the defaults, whatever the environment.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut api::Config)) -> TestApp {
-    let (db_url, sqlite_file) = fresh_database().await;
+    let (db_url, database) = fresh_database().await;
     let mut config = api::Config::defaults();
     config.database_url = db_url.clone();
     config.db_max_connections = Some(8);
@@ -100,14 +215,15 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut api::Config)) -> TestApp
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(api::serve(listener, app));
-    let own = api::db::connect(&db_url, 2).await.expect("test connection");
-    TestApp { url, client: reqwest::Client::new(), db: own, statements, log, sqlite_file }
+    let own = store::connect(&db_url, 2).await.expect("test connection");
+    TestApp { url, client: reqwest::Client::new(), db: own, statements, log, _database: database }
 }
 
 impl TestApp {
     /// POSTs a GraphQL request and returns the parsed response body.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut req = self.client.post(format!("{}/graphql", self.url)).json(&json!({ "query": query, "variables": variables }));
+        let mut req =
+            self.client.post(format!("{}/graphql", self.url)).json(&json!({ "query": query, "variables": variables }));
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
@@ -141,7 +257,10 @@ impl TestApp {
                 json!({ "i": { "username": name, "email": format!("{name}@example.com"), "password": format!("password-{name}") } }),
             )
             .await;
-        (data["signUp"]["token"].as_str().unwrap().to_owned(), data["signUp"]["user"]["id"].as_str().unwrap().to_owned())
+        (
+            data["signUp"]["token"].as_str().unwrap().to_owned(),
+            data["signUp"]["user"]["id"].as_str().unwrap().to_owned(),
+        )
     }
 
     pub async fn follow(&self, token: &str, user_id: &str) {

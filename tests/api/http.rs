@@ -53,7 +53,9 @@ async fn get_runs_queries_and_refuses_mutations_without_running_them() {
 #[tokio::test]
 async fn malformed_and_oversized_bodies() {
     let app = spawn_app().await;
-    let post = |body: Vec<u8>| app.client.post(format!("{}/graphql", app.url)).header("content-type", "application/json").body(body).send();
+    let post = |body: Vec<u8>| {
+        app.client.post(format!("{}/graphql", app.url)).header("content-type", "application/json").body(body).send()
+    };
     for bad in [&b"{not json"[..], b"", b"[1,2]", b"{\"query\": 5}"] {
         let res = post(bad.to_vec()).await.unwrap();
         assert_eq!(res.status(), 400, "{}", String::from_utf8_lossy(bad));

@@ -13,10 +13,7 @@ fn schema_graphql_is_current() {
         std::fs::write(&path, &generated).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "schema.graphql is stale: run `UPDATE_SCHEMA=1 cargo test schema` and commit it"
-    );
+    assert!(committed == generated, "schema.graphql is stale: run `UPDATE_SCHEMA=1 cargo test schema` and commit it");
 }
 
 /// Runs `../shared/tools/check-contract` where the shared folder is present

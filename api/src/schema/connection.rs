@@ -3,12 +3,10 @@
 //! edges and nodes are two views of it.
 
 use async_graphql::{Object, SimpleObject};
-use entity::{post, user};
+use store::follows::Edge;
+use store::{post, user, Cursor, Page};
 
 use super::{post::Post, to_int, user::User};
-use crate::db::follows::Edge;
-use crate::ids::Cursor;
-use crate::pagination::Page;
 
 #[derive(SimpleObject, Clone)]
 pub struct PageInfo {
@@ -30,15 +28,15 @@ impl PageInfo {
 }
 
 fn edge_cursor(e: &Edge) -> Cursor {
-    Cursor::new(e.followed_at, e.user.id)
+    Cursor::new(e.followed_at, e.user.id.0)
 }
 
 fn post_cursor(p: &post::Model) -> Cursor {
-    Cursor::new(p.created_at, p.id)
+    Cursor::new(p.created_at, p.id.0)
 }
 
 fn user_cursor(u: &user::Model) -> Cursor {
-    Cursor::new(u.created_at, u.id)
+    Cursor::new(u.created_at, u.id.0)
 }
 
 pub struct FollowConnection {

@@ -1,6 +1,13 @@
 //! The GraphQL schema: one file per type, resolvers kept thin. A resolver
-//! reads its arguments, checks permission, and calls a loader or a `db::`
-//! function; it never builds SQL.
+//! reads its arguments, checks permission, and calls a loader or a `store::`
+//! function; it never builds SQL. Resolvers return [`ApiResult`], so every
+//! error they raise carries its `extensions.code`.
+//!
+//! A new field: a method on its type's `#[Object]` impl here (reaching
+//! another entity through a loader in `loaders.rs`, never a query per
+//! parent), then `UPDATE_SCHEMA=1 cargo test schema` to rewrite
+//! `schema.graphql`, and a test in `tests/api/` (with a statement count in
+//! `batching.rs` when the field reads the database).
 
 mod connection;
 mod mutation;
@@ -10,11 +17,11 @@ mod query;
 mod user;
 
 use async_graphql::{Context, EmptySubscription, Schema};
-use sea_orm::DatabaseConnection;
+use store::feed::FeedPlan;
+use store::DatabaseConnection;
 
-use crate::auth::{Auth, SignInLimiter};
+use crate::auth::{SignInLimiter, Viewer};
 use crate::config::Config;
-use crate::db::posts::FeedPlan;
 use crate::error::{ApiError, ApiResult};
 use crate::loaders::Loaders;
 
@@ -28,11 +35,8 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 pub fn build(db: DatabaseConnection, config: &Config) -> AppSchema {
     Schema::build(Query, Mutation, EmptySubscription)
         .data(db)
-        .data(SignInLimiter::new(
-            config.signin_max_failures,
-            std::time::Duration::from_secs(config.signin_window_secs),
-        ))
-        .data(FeedPlan { broad_following: config.feed_broad_following, window: config.feed_window.max(1) })
+        .data(SignInLimiter::new(config.signin_max_failures, std::time::Duration::from_secs(config.signin_window_secs)))
+        .data(FeedPlan::new(config.feed_broad_following, config.feed_window))
         .limit_depth(config.max_query_depth)
         .limit_complexity(config.max_query_complexity)
         .finish()
@@ -58,8 +62,8 @@ fn loaders<'a>(ctx: &Context<'a>) -> ApiResult<&'a Loaders> {
     data::<Loaders>(ctx)
 }
 
-fn auth<'a>(ctx: &Context<'a>) -> ApiResult<&'a Auth> {
-    data::<Auth>(ctx)
+fn viewer<'a>(ctx: &Context<'a>) -> ApiResult<&'a Viewer> {
+    data::<Viewer>(ctx)
 }
 
 /// Whether the client selected any of `fields` under the current field.
@@ -71,4 +75,27 @@ fn selects(ctx: &Context<'_>, fields: &[&str]) -> bool {
 /// Counters are i64 in the database and Int (i32) in GraphQL.
 fn to_int(n: i64) -> i32 {
     n.clamp(0, i32::MAX as i64) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    /// Resolvers return `ApiResult`: with any other `Result`, `?` on an error
+    /// that implements Display compiles through async-graphql's blanket
+    /// `From` and reaches the client without a code (and with whatever its
+    /// message says). Clippy's `disallowed_types` cannot say this: it also
+    /// fires inside async-graphql's own macro expansion.
+    #[test]
+    fn resolvers_return_api_result() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/schema");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (n, line) in code.lines().enumerate() {
+                let bad = line.match_indices("Result<").any(|(i, _)| !line[..i].ends_with("Api"))
+                    || line.contains("async_graphql::Result");
+                assert!(!bad, "{}:{}: return ApiResult, not another Result: {line}", path.display(), n + 1);
+            }
+        }
+    }
 }

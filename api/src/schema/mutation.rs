@@ -1,17 +1,19 @@
-//! The `Mutation` root. Every write clears the request's loader caches, so
-//! the payload (and any later mutation field in the same request) reads
-//! fresh rows.
+//! The `Mutation` root. Every write makes the request's loaders forget what
+//! they read, so the payload (and any later mutation field in the same
+//! request) reads fresh rows.
 
-use async_graphql::{Context, InputObject, Object, Result, SimpleObject, ID};
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use store::follows::EdgeChange;
+use store::users::NewUser;
+use store::{user, UserId};
 
 use super::post::Post;
 use super::user::User;
-use super::{auth, data, db, loaders};
+use super::{data, db, loaders, viewer};
 use crate::auth::{hash_password, new_token, verify_password, SignInLimiter};
-use crate::db as queries;
-use crate::error::ApiError;
-use crate::ids::{decode_id, encode_id, Kind};
-use crate::loaders::{self as loader, PostId, UserId};
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{decode_post, decode_user, post_id};
+use crate::loaders::{Loaders, PostById, UserById};
 use crate::validate;
 
 #[derive(InputObject)]
@@ -60,7 +62,7 @@ pub struct Mutation;
 
 #[Object]
 impl Mutation {
-    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<AuthPayload> {
+    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> ApiResult<AuthPayload> {
         let username = validate::username(&input.username)?;
         let email = validate::email(&input.email)?;
         let password = validate::password(&input.password)?;
@@ -69,133 +71,114 @@ impl Mutation {
             None => username,
         };
         let password_hash = hash_password(password.to_owned()).await?;
-        let db = db(ctx)?;
-        // The account and its first session are one transaction.
-        let txn = queries::begin_write(db).await.map_err(ApiError::from)?;
-        let user = queries::users::create(
-            &txn,
-            queries::users::NewUser { username, email, password_hash, display_name },
-        )
-        .await?;
         let (token, token_hash) = new_token();
-        queries::sessions::create(&txn, user.id, token_hash).await?;
-        txn.commit().await.map_err(ApiError::from)?;
+        // The account and its first session are one transaction, in the store.
+        let new = NewUser { username, email, password_hash, display_name };
+        let user = store::users::sign_up(db(ctx)?, new, &token_hash).await?;
         Ok(AuthPayload { token, user: User { row: user, owner: true } })
     }
 
-    async fn sign_in(&self, ctx: &Context<'_>, input: SignInInput) -> Result<AuthPayload> {
+    async fn sign_in(&self, ctx: &Context<'_>, input: SignInInput) -> ApiResult<AuthPayload> {
         let limiter = data::<SignInLimiter>(ctx)?;
         let login = input.login.trim();
         limiter.check(login)?;
         let db = db(ctx)?;
-        let user = queries::users::find_by_login(db, login).await?;
+        let user = store::users::find_by_login(db, login).await?;
         let ok = verify_password(input.password, user.as_ref().map(|u| u.password_hash.clone())).await?;
         let user = match user {
             Some(user) if ok => user,
             _ => {
                 limiter.failed(login);
-                return Err(ApiError::Unauthenticated("wrong login or password".into()).into());
+                return Err(ApiError::Unauthenticated("wrong login or password".into()));
             }
         };
         limiter.succeeded(login);
         let (token, token_hash) = new_token();
-        queries::sessions::create(db, user.id, token_hash).await?;
+        store::sessions::create(db, user.id, &token_hash).await?;
         Ok(AuthPayload { token, user: User { row: user, owner: true } })
     }
 
     /// Revokes the token used for this request.
-    async fn sign_out(&self, ctx: &Context<'_>) -> Result<bool> {
-        let viewer = auth(ctx)?.require()?;
-        queries::sessions::delete(db(ctx)?, &viewer.token_hash).await?;
+    async fn sign_out(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        let me = viewer(ctx)?.require()?;
+        store::sessions::delete(db(ctx)?, &me.token).await?;
         Ok(true)
     }
 
-    async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<User> {
-        let viewer = auth(ctx)?.require()?.user_id;
+    async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> ApiResult<User> {
+        let viewer = viewer(ctx)?.require()?.user.id;
         let display_name = input.display_name.as_deref().map(validate::display_name).transpose()?;
         let bio = input.bio.as_deref().map(validate::bio).transpose()?;
         let loaders = loaders(ctx)?;
         let me = loaders
-            .load_one(UserId(viewer))
+            .load_one(UserById(viewer))
             .await?
             .ok_or_else(|| ApiError::Unauthenticated("this account no longer exists".into()))?;
-        let me = queries::users::update_profile(db(ctx)?, me, display_name.map(Into::into), bio.map(Into::into))
-            .await?;
-        loader::clear(loaders);
+        let me = store::users::update_profile(db(ctx)?, me, display_name, bio).await?;
+        loaders.forget();
         Ok(User::new(me))
     }
 
-    async fn create_post(&self, ctx: &Context<'_>, input: CreatePostInput) -> Result<Post> {
-        let viewer = auth(ctx)?.require()?.user_id;
+    async fn create_post(&self, ctx: &Context<'_>, input: CreatePostInput) -> ApiResult<Post> {
+        let viewer = viewer(ctx)?.require()?.user.id;
         let body = validate::post_body(&input.body)?;
-        let post = queries::posts::create(db(ctx)?, viewer, body).await?;
-        loader::clear(loaders(ctx)?);
+        let post = store::posts::create(db(ctx)?, viewer, body).await?;
+        loaders(ctx)?.forget();
         Ok(Post(post))
     }
 
     /// Only the author may delete a post (FORBIDDEN otherwise); returns the deleted ID.
-    async fn delete_post(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        let viewer = auth(ctx)?.require()?.user_id;
-        let post_id = decode_id(Kind::Post, &id)?;
+    async fn delete_post(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
+        let viewer = viewer(ctx)?.require()?.user.id;
+        let post = decode_post(&id)?;
         let loaders = loaders(ctx)?;
-        let post = loaders
-            .load_one(PostId(post_id))
-            .await?
-            .ok_or_else(|| ApiError::not_found("no post has that ID"))?;
-        if post.user_id != viewer {
-            return Err(ApiError::Forbidden("only the author may delete a post".into()).into());
+        let row = loaders.load_one(PostById(post)).await?.ok_or_else(|| ApiError::not_found("no post has that ID"))?;
+        if row.user_id != viewer {
+            return Err(ApiError::Forbidden("only the author may delete a post".into()));
         }
         // Deleted by a racing request in between: the outcome is the same.
-        queries::posts::delete(db(ctx)?, post_id, viewer).await?;
-        loader::clear(loaders);
-        Ok(encode_id(Kind::Post, post_id))
+        store::posts::delete(db(ctx)?, post, viewer).await?;
+        loaders.forget();
+        Ok(post_id(post))
     }
 
     /// Idempotent: following someone already followed succeeds and changes nothing. Following yourself is BAD_USER_INPUT.
-    async fn follow(&self, ctx: &Context<'_>, user_id: ID) -> Result<FollowPayload> {
-        let (viewer, target) = follow_target(ctx, &user_id).await?;
-        let fresh = queries::follows::follow(db(ctx)?, viewer, target).await?;
-        follow_payload(ctx, viewer, target, fresh).await
+    async fn follow(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<FollowPayload> {
+        change_follow(ctx, &user_id, EdgeChange::Follow).await
     }
 
     /// Idempotent: unfollowing someone not followed succeeds and changes nothing.
-    async fn unfollow(&self, ctx: &Context<'_>, user_id: ID) -> Result<FollowPayload> {
-        let (viewer, target) = follow_target(ctx, &user_id).await?;
-        let fresh = queries::follows::unfollow(db(ctx)?, viewer, target).await?;
-        follow_payload(ctx, viewer, target, fresh).await
+    async fn unfollow(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<FollowPayload> {
+        change_follow(ctx, &user_id, EdgeChange::Unfollow).await
     }
 }
 
-/// The viewer and the existing other user a follow or unfollow is about.
-async fn follow_target(ctx: &Context<'_>, user_id: &ID) -> Result<(i64, i64)> {
-    let viewer = auth(ctx)?.require()?.user_id;
-    let target = decode_id(Kind::User, user_id)?;
-    if target == viewer {
-        return Err(ApiError::bad_input("you cannot follow yourself").into());
+/// Follows or unfollows an existing other user; the payload has both users
+/// as they are after the write.
+async fn change_follow(ctx: &Context<'_>, user_id: &ID, change: EdgeChange) -> ApiResult<FollowPayload> {
+    let me = viewer(ctx)?.require()?.user.id;
+    let target = decode_user(user_id)?;
+    if target == me {
+        return Err(ApiError::bad_input("you cannot follow yourself"));
     }
-    if loaders(ctx)?.load_one(UserId(target)).await?.is_none() {
-        return Err(ApiError::not_found("no user has that ID").into());
-    }
-    Ok((viewer, target))
-}
-
-/// Both users as they are after the write: the rows the write returned when
-/// it changed something; otherwise the rows this request already read
-/// (nothing changed them), or read now.
-async fn follow_payload(
-    ctx: &Context<'_>,
-    viewer: i64,
-    target: i64,
-    fresh: Option<Vec<entity::user::Model>>,
-) -> Result<FollowPayload> {
     let loaders = loaders(ctx)?;
-    if let Some(rows) = fresh {
-        loader::clear(loaders);
-        loaders.feed_many(rows.into_iter().map(|u| (UserId(u.id), u))).await;
+    if loaders.load_one(UserById(target)).await?.is_none() {
+        return Err(ApiError::not_found("no user has that ID"));
     }
-    let mut users = loaders.load_many([UserId(viewer), UserId(target)]).await?;
-    let (Some(me), Some(them)) = (users.remove(&UserId(viewer)), users.remove(&UserId(target))) else {
-        return Err(ApiError::not_found("no user has that ID").into());
+    // The rows the write returned when it changed something; otherwise the
+    // rows this request already read (nothing changed them), or read now.
+    if let Some(rows) = store::follows::change(db(ctx)?, me, target, change).await? {
+        loaders.forget();
+        loaders.feed_many(rows.into_iter().map(|u| (UserById(u.id), u))).await;
+    }
+    let (Some(me), Some(them)) = both(loaders, me, target).await? else {
+        return Err(ApiError::not_found("no user has that ID"));
     };
     Ok(FollowPayload { user: User::new(them), viewer: User::new(me) })
+}
+
+/// Two users' rows, through the loader (one statement for those not cached).
+async fn both(loaders: &Loaders, a: UserId, b: UserId) -> ApiResult<(Option<user::Model>, Option<user::Model>)> {
+    let mut users = loaders.load_many([UserById(a), UserById(b)]).await?;
+    Ok((users.remove(&UserById(a)), users.remove(&UserById(b))))
 }

@@ -1,18 +1,19 @@
 //! The `Post` type.
 
-use async_graphql::{Context, Object, Result, ID};
+use async_graphql::{Context, Object, ID};
 use chrono::{DateTime, Utc};
-use entity::post;
+use store::post;
 
 use super::user::{self, User};
-use crate::ids::{encode_id, Kind};
+use crate::error::ApiResult;
+use crate::ids;
 
 pub struct Post(pub post::Model);
 
 #[Object]
 impl Post {
     pub(crate) async fn id(&self) -> ID {
-        encode_id(Kind::Post, self.0.id)
+        ids::post_id(self.0.id)
     }
 
     /// 1-500 characters, trimmed.
@@ -24,7 +25,7 @@ impl Post {
         self.0.created_at
     }
 
-    async fn author(&self, ctx: &Context<'_>) -> Result<User> {
+    async fn author(&self, ctx: &Context<'_>) -> ApiResult<User> {
         user::load(ctx, self.0.user_id).await
     }
 }

@@ -1,17 +1,16 @@
 //! The `User` type: profile, counters, lists and the viewer's relationship.
 
-use async_graphql::{Context, Object, Result, ID};
+use async_graphql::{Context, Object, ID};
 use chrono::{DateTime, Utc};
-use entity::user;
+use store::follows::{Relationship, Side};
+use store::{user, Page, PageRequest, UserId};
 
 use super::connection::{FollowConnection, PostConnection};
-use super::{auth, loaders, selects, to_int};
-use crate::db::follows::Side;
-use crate::error::ApiError;
-use crate::ids::{encode_id, Kind};
-use crate::db::follows::Relationship;
-use crate::loaders::{FollowPage, PostPage, RelationshipWith, UserId};
-use crate::pagination::{Page, PageRequest};
+use super::{loaders, selects, to_int, viewer};
+use crate::error::{ApiError, ApiResult};
+use crate::ids;
+use crate::loaders::{FollowPage, PostPage, RelationshipWith, UserById};
+use crate::pagination::page_request;
 
 /// A registered account.
 pub struct User {
@@ -28,10 +27,10 @@ impl User {
 }
 
 /// Loads a user that must exist (a foreign key points at it).
-pub async fn load(ctx: &Context<'_>, id: i64) -> Result<User> {
-    match loaders(ctx)?.load_one(UserId(id)).await? {
+pub async fn load(ctx: &Context<'_>, id: UserId) -> ApiResult<User> {
+    match loaders(ctx)?.load_one(UserById(id)).await? {
         Some(u) => Ok(User::new(u)),
-        None => Err(ApiError::not_found(format!("user {id} no longer exists")).into()),
+        None => Err(ApiError::not_found("that user no longer exists")),
     }
 }
 
@@ -40,42 +39,33 @@ pub async fn load(ctx: &Context<'_>, id: i64) -> Result<User> {
 const PAGE_FIELDS: &[&str] = &["edges", "nodes", "pageInfo"];
 
 impl User {
-    async fn follow_list(
-        &self,
-        ctx: &Context<'_>,
-        side: Side,
-        page: PageRequest,
-    ) -> Result<FollowConnection> {
+    async fn follow_list(&self, ctx: &Context<'_>, side: Side, page: PageRequest) -> ApiResult<FollowConnection> {
         let total = match side {
             Side::Followers => self.row.followers_count,
             Side::Following => self.row.following_count,
         };
         let page = if selects(ctx, PAGE_FIELDS) {
-            loaders(ctx)?.load_one(FollowPage(self.row.id, side, page)).await?.unwrap_or_else(empty_page)
+            loaders(ctx)?.load_one(FollowPage(self.row.id, side, page)).await?.unwrap_or_else(Page::empty)
         } else {
-            empty_page()
+            Page::empty()
         };
         Ok(FollowConnection { page, total })
     }
 
     /// The viewer's relationship with this user: none when signed out or
     /// when the viewer is this user (no query then).
-    async fn relationship(&self, ctx: &Context<'_>) -> Result<Relationship> {
-        if !matches!(auth(ctx)?.user_id(), Some(v) if v != self.row.id) {
+    async fn relationship(&self, ctx: &Context<'_>) -> ApiResult<Relationship> {
+        if !matches!(viewer(ctx)?.id(), Some(v) if v != self.row.id) {
             return Ok(Relationship::default());
         }
         Ok(loaders(ctx)?.load_one(RelationshipWith(self.row.id)).await?.unwrap_or_default())
     }
 }
 
-fn empty_page<T>() -> Page<T> {
-    Page { items: Vec::new(), has_previous: false, has_next: false }
-}
-
 #[Object]
 impl User {
     pub(crate) async fn id(&self) -> ID {
-        encode_id(Kind::User, self.row.id)
+        ids::user_id(self.row.id)
     }
 
     /// Unique, case-insensitively; 3-30 characters of letters, digits and underscore.
@@ -96,8 +86,8 @@ impl User {
     }
 
     /// Visible only to the user themself; null for everyone else.
-    async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
-        let mine = self.owner || auth(ctx)?.user_id() == Some(self.row.id);
+    async fn email(&self, ctx: &Context<'_>) -> ApiResult<Option<&str>> {
+        let mine = self.owner || viewer(ctx)?.id() == Some(self.row.id);
         Ok(mine.then_some(self.row.email.as_str()))
     }
 
@@ -114,7 +104,7 @@ impl User {
     }
 
     /// Users who follow this user, most recent follow first.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    #[graphql(complexity = "crate::pagination::cost(first, last, child_complexity)")]
     async fn followers(
         &self,
         ctx: &Context<'_>,
@@ -122,13 +112,13 @@ impl User {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<FollowConnection> {
-        let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref())?;
+    ) -> ApiResult<FollowConnection> {
+        let page = page_request(first, after.as_deref(), last, before.as_deref())?;
         self.follow_list(ctx, Side::Followers, page).await
     }
 
     /// Users this user follows, most recent follow first.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    #[graphql(complexity = "crate::pagination::cost(first, last, child_complexity)")]
     async fn following(
         &self,
         ctx: &Context<'_>,
@@ -136,13 +126,13 @@ impl User {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<FollowConnection> {
-        let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref())?;
+    ) -> ApiResult<FollowConnection> {
+        let page = page_request(first, after.as_deref(), last, before.as_deref())?;
         self.follow_list(ctx, Side::Following, page).await
     }
 
     /// This user's posts, newest first.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    #[graphql(complexity = "crate::pagination::cost(first, last, child_complexity)")]
     async fn posts(
         &self,
         ctx: &Context<'_>,
@@ -150,19 +140,19 @@ impl User {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<PostConnection> {
-        let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref())?;
-        let page = loaders(ctx)?.load_one(PostPage(self.row.id, page)).await?.unwrap_or_else(empty_page);
+    ) -> ApiResult<PostConnection> {
+        let page = page_request(first, after.as_deref(), last, before.as_deref())?;
+        let page = loaders(ctx)?.load_one(PostPage(self.row.id, page)).await?.unwrap_or_else(Page::empty);
         Ok(PostConnection(page))
     }
 
     /// Whether the signed-in viewer follows this user; false when signed out.
-    async fn viewer_is_following(&self, ctx: &Context<'_>) -> Result<bool> {
+    async fn viewer_is_following(&self, ctx: &Context<'_>) -> ApiResult<bool> {
         Ok(self.relationship(ctx).await?.viewer_follows)
     }
 
     /// Whether this user follows the signed-in viewer; false when signed out.
-    async fn follows_viewer(&self, ctx: &Context<'_>) -> Result<bool> {
+    async fn follows_viewer(&self, ctx: &Context<'_>) -> ApiResult<bool> {
         Ok(self.relationship(ctx).await?.follows_viewer)
     }
 }

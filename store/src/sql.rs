@@ -1,74 +1,15 @@
-//! Every query the server runs lives in this folder; resolvers never build
-//! SQL. Functions take `&impl ConnectionTrait` so they run the same on a
-//! connection or inside a transaction. Writes that touch several rows open
-//! their own transaction with [`begin_write`].
+//! [`Sql`]: a statement's text and its bound values, with placeholders
+//! written for the backend (`$n` on PostgreSQL, `?` on SQLite) in the order
+//! values are bound. Statements are plain SQL so the text the server runs
+//! is the text EXPLAIN and the benchmark's floor see.
 //!
-//! Keyset pages are plain SQL built with [`Sql`]: it keeps the statement
-//! readable (the same text shows up in EXPLAIN and in the benchmarks) and
-//! writes the right placeholder for each backend (`$n` or `?`).
+//! Also the pieces every keyset page shares: the row-value bounds, the
+//! order and limit, and the `UNION ALL` of one small page per parent.
 
-pub mod counters;
-pub mod follows;
-pub mod posts;
-pub mod sessions;
-pub mod users;
+use chrono::{DateTime, Utc};
+use sea_orm::{DbBackend, Statement, Value};
 
-use std::time::Duration;
-
-use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::sqlx::postgres::PgConnectOptions;
-use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
-};
-
-use crate::pagination::PageRequest;
-
-/// Opens the pool. SQLite gets WAL (readers never block the writer), a busy
-/// timeout (writers queue instead of failing) and several connections.
-///
-/// PostgreSQL gets `plan_cache_mode = force_generic_plan`. Every statement
-/// here is prepared with bind parameters; left to itself, PostgreSQL judges
-/// the generic plan of a `... LIMIT $n` page costlier than its custom plans
-/// and so plans the statement again on every execution, which costs more
-/// than running it (measured on a followers page: 2,600 statements/s
-/// re-planned, 18,400/s with the generic plan). Our statements are shaped
-/// for their indexes, so their generic plans are the good ones (checked
-/// with EXPLAIN in docs/PERFORMANCE.md).
-pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
-    let mut opts = ConnectOptions::new(url.to_owned());
-    opts.max_connections(max_connections)
-        .min_connections(1)
-        .acquire_timeout(Duration::from_secs(10))
-        .sqlx_logging(false)
-        .map_sqlx_postgres_opts(|o: PgConnectOptions| o.options([("plan_cache_mode", "force_generic_plan")]))
-        .map_sqlx_sqlite_opts(|o: SqliteConnectOptions| {
-            o.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true)
-        });
-    Database::connect(opts).await
-}
-
-/// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`:
-/// a deferred transaction that reads first and writes later can fail with
-/// SQLITE_BUSY at once when another writer got in between, whatever the busy
-/// timeout; taking the write lock up front makes writers queue instead.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
-}
-
-/// The time to stamp a new row with: UTC, cut to the microseconds that
-/// PostgreSQL keeps, so what a cursor carries equals what the row holds.
-pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
-}
+use crate::page::{Page, PageRequest};
 
 /// A SQL text with its bound values, placeholders written per backend.
 pub struct Sql {
@@ -80,6 +21,10 @@ pub struct Sql {
 impl Sql {
     pub fn new(backend: DbBackend) -> Self {
         Sql { backend, text: String::with_capacity(256), values: Vec::new() }
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.backend
     }
 
     pub fn push(&mut self, sql: &str) -> &mut Self {
@@ -95,6 +40,14 @@ impl Sql {
                 self.text.push_str(&self.values.len().to_string());
             }
             _ => self.text.push('?'),
+        }
+        self
+    }
+
+    /// Binds each value, comma-separated (the inside of an `IN (...)`).
+    pub fn bind_list<V: Into<Value> + Copy>(&mut self, values: &[V]) -> &mut Self {
+        for (i, v) in values.iter().enumerate() {
+            self.push(if i == 0 { "" } else { ", " }).bind(*v);
         }
         self
     }
@@ -147,7 +100,7 @@ pub fn sort_for_page<T>(rows: &mut [T], page: &PageRequest, key: impl Fn(&T) -> 
 /// Writes `SELECT * FROM (<branch 0>) b0 UNION ALL SELECT * FROM (<branch 1>) b1 ...`:
 /// one statement that runs a small, index-served query per key (each branch
 /// seeks its own index range and stops at its LIMIT), the portable form of
-/// a LATERAL join. Each branch must select `CAST(<i> AS BIGINT) AS k` first,
+/// a LATERAL join. Each branch selects `CAST(<i> AS BIGINT) AS k` first,
 /// so rows can be handed back to their key.
 pub fn union_all(backend: DbBackend, branches: usize, mut branch: impl FnMut(&mut Sql, usize)) -> Statement {
     let mut sql = Sql::new(backend);
@@ -167,7 +120,7 @@ pub fn split_pages<T>(
     keys: &[PageRequest],
     rows: Vec<(usize, T)>,
     key: impl Fn(&T) -> (DateTime<Utc>, i64),
-) -> Vec<crate::pagination::Page<T>> {
+) -> Vec<Page<T>> {
     let mut groups: Vec<Vec<T>> = keys.iter().map(|_| Vec::new()).collect();
     for (k, row) in rows {
         if let Some(group) = groups.get_mut(k) {

@@ -1,27 +1,29 @@
 //! Accounts: lookups by id, username or login, the user directory, sign-up
-//! and profile edits.
+//! (the account and its first session in one transaction) and profile edits.
 
-use entity::user;
+use entity::{session, user, UserId};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryTrait,
-    Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryTrait, Set, Statement,
 };
 
-use super::follows::Relationship;
-use super::{now, Sql};
-use crate::error::{on_unique_violation, ApiResult};
-use crate::pagination::{Page, PageRequest};
+use crate::error::{on_constraint, StoreResult};
+use crate::follows::Relationship;
+use crate::page::{Page, PageRequest};
+use crate::sessions::TokenHash;
+use crate::sql::Sql;
+use crate::{begin_write, now};
 
-pub async fn find_by_ids(db: &impl ConnectionTrait, ids: &[i64]) -> ApiResult<Vec<user::Model>> {
+pub async fn find_by_ids(db: &impl ConnectionTrait, ids: &[UserId]) -> StoreResult<Vec<user::Model>> {
     Ok(user::Model::find_by_statement(find_by_ids_stmt(db.get_database_backend(), ids)).all(db).await?)
 }
 
-pub fn find_by_ids_stmt(backend: DbBackend, ids: &[i64]) -> Statement {
+pub fn find_by_ids_stmt(backend: DbBackend, ids: &[UserId]) -> Statement {
     user::Entity::find().filter(user::Column::Id.is_in(ids.iter().copied())).build(backend)
 }
 
 /// Case-insensitive, through the unique index on lower(username).
-pub async fn find_by_username(db: &impl ConnectionTrait, username: &str) -> ApiResult<Option<user::Model>> {
+pub async fn find_by_username(db: &impl ConnectionTrait, username: &str) -> StoreResult<Option<user::Model>> {
     Ok(user::Model::find_by_statement(find_by_username_stmt(db.get_database_backend(), username)).one(db).await?)
 }
 
@@ -36,10 +38,10 @@ pub fn find_by_username_stmt(backend: DbBackend, username: &str) -> Statement {
 pub async fn find_by_username_seen_by(
     db: &impl ConnectionTrait,
     username: &str,
-    viewer: i64,
-) -> ApiResult<Option<(user::Model, Relationship)>> {
-    let Some(row) = db.query_one_raw(find_by_username_seen_by_stmt(db.get_database_backend(), username, viewer)).await?
-    else {
+    viewer: UserId,
+) -> StoreResult<Option<(user::Model, Relationship)>> {
+    let stmt = find_by_username_seen_by_stmt(db.get_database_backend(), username, viewer);
+    let Some(row) = db.query_one_raw(stmt).await? else {
         return Ok(None);
     };
     let relationship = Relationship {
@@ -49,7 +51,7 @@ pub async fn find_by_username_seen_by(
     Ok(Some((user::Model::from_query_result(&row, "")?, relationship)))
 }
 
-pub fn find_by_username_seen_by_stmt(backend: DbBackend, username: &str, viewer: i64) -> Statement {
+pub fn find_by_username_seen_by_stmt(backend: DbBackend, username: &str, viewer: UserId) -> Statement {
     let mut sql = Sql::new(backend);
     sql.push("SELECT users.*, (SELECT COUNT(*) FROM follows WHERE follower_id = ")
         .bind(viewer)
@@ -62,7 +64,7 @@ pub fn find_by_username_seen_by_stmt(backend: DbBackend, username: &str, viewer:
 }
 
 /// A login is a username or an email, both case-insensitive.
-pub async fn find_by_login(db: &impl ConnectionTrait, login: &str) -> ApiResult<Option<user::Model>> {
+pub async fn find_by_login(db: &impl ConnectionTrait, login: &str) -> StoreResult<Option<user::Model>> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT * FROM users WHERE lower(username) = lower(")
         .bind(login)
@@ -78,7 +80,7 @@ pub async fn list(
     db: &impl ConnectionTrait,
     prefix: Option<&str>,
     page: &PageRequest,
-) -> ApiResult<Page<user::Model>> {
+) -> StoreResult<Page<user::Model>> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT * FROM users WHERE 1 = 1");
     if let Some(prefix) = prefix {
@@ -91,6 +93,7 @@ pub async fn list(
     Ok(page.into_page(rows))
 }
 
+/// A new account, its input already validated.
 pub struct NewUser<'a> {
     pub username: &'a str,
     pub email: &'a str,
@@ -98,9 +101,11 @@ pub struct NewUser<'a> {
     pub display_name: &'a str,
 }
 
-/// Inserts an account; a taken username or email is a CONFLICT, decided by
-/// the unique indexes (so two racing sign-ups cannot both win).
-pub async fn create(db: &impl ConnectionTrait, new: NewUser<'_>) -> ApiResult<user::Model> {
+/// Inserts an account and its first session, in one transaction. A taken
+/// username or email is a [`Conflict`](crate::StoreError::Conflict),
+/// decided by the unique indexes (so two racing sign-ups cannot both win).
+pub async fn sign_up(db: &DatabaseConnection, new: NewUser<'_>, token: &TokenHash) -> StoreResult<user::Model> {
+    let txn = begin_write(db).await?;
     let row = user::ActiveModel {
         username: Set(new.username.to_owned()),
         email: Set(new.email.to_owned()),
@@ -113,29 +118,27 @@ pub async fn create(db: &impl ConnectionTrait, new: NewUser<'_>) -> ApiResult<us
         posts_count: Set(0),
         ..Default::default()
     };
-    row.insert(db).await.map_err(|e| {
-        on_unique_violation(
-            e,
-            &[
-                ("users_username_lower_key", "that username is taken"),
-                ("users_email_lower_key", "that email is already registered"),
-            ],
-        )
-    })
+    let user = row.insert(&txn).await.map_err(on_constraint)?;
+    session::ActiveModel { token_hash: Set(token.0.clone()), user_id: Set(user.id), created_at: Set(now()) }
+        .insert(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(user)
 }
 
+/// Sets the fields given; `None` leaves a field as it is.
 pub async fn update_profile(
     db: &impl ConnectionTrait,
     user: user::Model,
-    display_name: Option<String>,
-    bio: Option<String>,
-) -> ApiResult<user::Model> {
+    display_name: Option<&str>,
+    bio: Option<&str>,
+) -> StoreResult<user::Model> {
     let mut row: user::ActiveModel = user.into();
     if let Some(name) = display_name {
-        row.display_name = Set(name);
+        row.display_name = Set(name.to_owned());
     }
     if let Some(bio) = bio {
-        row.bio = Set(bio);
+        row.bio = Set(bio.to_owned());
     }
     Ok(row.update(db).await?)
 }

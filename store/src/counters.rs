@@ -5,15 +5,15 @@
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
-use super::begin_write;
-use crate::error::ApiResult;
+use crate::begin_write;
+use crate::error::StoreResult;
 
 const EXPECTED: &str = "(SELECT COUNT(*) FROM follows WHERE followed_id = users.id), \
      (SELECT COUNT(*) FROM follows WHERE follower_id = users.id), \
      (SELECT COUNT(*) FROM posts WHERE user_id = users.id)";
 
 /// Users whose counters disagree with the rows.
-pub async fn count_wrong(db: &impl ConnectionTrait) -> ApiResult<i64> {
+pub async fn count_wrong(db: &impl ConnectionTrait) -> StoreResult<i64> {
     let sql = format!(
         "SELECT COUNT(*) AS n FROM users WHERE (followers_count, following_count, posts_count) <> ({EXPECTED})"
     );
@@ -23,7 +23,7 @@ pub async fn count_wrong(db: &impl ConnectionTrait) -> ApiResult<i64> {
 
 /// Recomputes every counter from the rows, in one transaction that takes
 /// the write lock first. Returns how many users were wrong.
-pub async fn recount(db: &DatabaseConnection) -> ApiResult<u64> {
+pub async fn recount(db: &DatabaseConnection) -> StoreResult<u64> {
     let txn = begin_write(db).await?;
     let sql = format!(
         "UPDATE users SET \

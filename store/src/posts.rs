@@ -1,0 +1,86 @@
+//! Posts: writing and deleting (with the author's counter, in one
+//! transaction), lookups by id, and each user's posts in pages. The home
+//! feed, which reads posts across authors, is in [`crate::feed`].
+
+use chrono::{DateTime, Utc};
+use entity::{post, PostId, UserId};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Statement,
+};
+
+use crate::error::{StoreError, StoreResult};
+use crate::page::{Page, PageRequest};
+use crate::sql::{split_pages, union_all, Sql};
+use crate::{begin_write, now};
+
+pub async fn create(db: &DatabaseConnection, author: UserId, body: &str) -> StoreResult<post::Model> {
+    let txn = begin_write(db).await?;
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("INSERT INTO posts (user_id, body, created_at) VALUES (")
+        .bind(author)
+        .push(", ")
+        .bind(body)
+        .push(", ")
+        .bind(now())
+        .push(") RETURNING id, user_id, body, created_at");
+    let post = post::Model::find_by_statement(sql.build())
+        .one(&txn)
+        .await?
+        .ok_or(StoreError::NotFound("the row INSERT ... RETURNING wrote"))?;
+    bump_posts_count(&txn, author, 1).await?;
+    txn.commit().await?;
+    Ok(post)
+}
+
+/// Deletes the post if `author` wrote it. Returns whether a row went.
+pub async fn delete(db: &DatabaseConnection, post: PostId, author: UserId) -> StoreResult<bool> {
+    let txn = begin_write(db).await?;
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("DELETE FROM posts WHERE id = ").bind(post).push(" AND user_id = ").bind(author);
+    let deleted = txn.execute_raw(sql.build()).await?.rows_affected() == 1;
+    if deleted {
+        bump_posts_count(&txn, author, -1).await?;
+    }
+    txn.commit().await?;
+    Ok(deleted)
+}
+
+async fn bump_posts_count(db: &impl ConnectionTrait, user: UserId, by: i64) -> StoreResult<()> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("UPDATE users SET posts_count = posts_count + ").bind(by).push(" WHERE id = ").bind(user);
+    db.execute_raw(sql.build()).await?;
+    Ok(())
+}
+
+pub async fn find_by_ids(db: &impl ConnectionTrait, ids: &[PostId]) -> StoreResult<Vec<post::Model>> {
+    Ok(post::Entity::find().filter(post::Column::Id.is_in(ids.iter().copied())).all(db).await?)
+}
+
+#[derive(FromQueryResult)]
+struct PostRow {
+    k: i64,
+    id: PostId,
+    user_id: UserId,
+    body: String,
+    created_at: DateTime<Utc>,
+}
+
+/// A page of posts per (author, page) key, all in one statement; each branch
+/// is a range scan of posts (user_id, created_at, id).
+pub async fn pages(db: &impl ConnectionTrait, keys: &[(UserId, PageRequest)]) -> StoreResult<Vec<Page<post::Model>>> {
+    let rows = PostRow::find_by_statement(pages_stmt(db.get_database_backend(), keys)).all(db).await?;
+    let rows = rows
+        .into_iter()
+        .map(|r| (r.k as usize, post::Model { id: r.id, user_id: r.user_id, body: r.body, created_at: r.created_at }))
+        .collect();
+    let pages: Vec<PageRequest> = keys.iter().map(|(_, p)| *p).collect();
+    Ok(split_pages(&pages, rows, |p| (p.created_at, p.id.0)))
+}
+
+pub fn pages_stmt(backend: DbBackend, keys: &[(UserId, PageRequest)]) -> Statement {
+    union_all(backend, keys.len(), |sql, i| {
+        let (author, page) = &keys[i];
+        sql.push("id, user_id, body, created_at FROM posts WHERE user_id = ").bind(*author);
+        sql.keyset("created_at", "id", page);
+    })
+}
