@@ -45,7 +45,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Command::Recount => {
-            let db = store::connect_and_migrate(&config.database_url, config.pool_size())
+            let db = store::connect_and_migrate(&config.database_url, store::PoolOptions::new(config.pool_size()))
                 .await
                 .map_err(|e| format!("database {}: {e}", redact(&config.database_url)))?;
             let fixed = store::counters::recount(&db).await?;
@@ -59,7 +59,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             let listener =
                 tokio::net::TcpListener::bind(config.bind).await.map_err(|e| format!("bind {}: {e}", config.bind))?;
             tracing::info!("GraphiQL on http://{}/graphql", listener.local_addr()?);
-            api::serve(listener, api::app(db, &config)).await?;
+            api::serve(listener, api::app(db, &config), &config).await?;
             Ok(())
         }
     }

@@ -5,13 +5,15 @@
 //!   (one statement when a token is sent, none otherwise), and handed to
 //!   the schema and to the loaders: nothing else reads the header.
 //! - Passwords: Argon2id (the `argon2` crate's defaults, OWASP's minimum),
-//!   hashed on the blocking pool so a sign-up never stalls the async workers.
+//!   hashed on the blocking pool so a sign-up never stalls the async
+//!   workers, at most one hash per core at a time.
 //! - Tokens: 256 random bits, base64url. Only their SHA-256 is stored
 //!   ([`TokenHash`]); a token is revoked by deleting its session row.
-//! - Failed sign-ins are counted per login; past the limit the login is
-//!   RATE_LIMITED for the rest of the window, even with the right password.
+//! - [`SignInGuard`]: failed sign-ins counted per account and client
+//!   address, sign-ups per address; RATE_LIMITED with `retryAfter`.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -78,6 +80,11 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
+/// The address of the client a request came from (the TCP peer; behind a
+/// proxy, the proxy's: see docs/SECURITY.md).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub IpAddr);
+
 /// The token from `Authorization: Bearer <token>`. `Ok(None)` when the
 /// header is absent; an error when it is present but not a bearer token.
 pub fn bearer_token(header: Option<&str>) -> ApiResult<Option<&str>> {
@@ -98,29 +105,33 @@ pub fn new_token() -> (String, TokenHash) {
     (token, hash)
 }
 
-pub async fn hash_password(password: String) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)
+/// Hashes a new password with Argon2id, on a free core (see
+/// [`SignInGuard::hashing`]).
+pub async fn hash_password(guard: &SignInGuard, password: String) -> ApiResult<String> {
+    guard
+        .hashing(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(ApiError::internal)
+        })
+        .await
 }
 
 /// Verifies against `hash`, or against a dummy hash when there is no such
 /// user, so that "no such login" and "wrong password" take the same time.
-pub async fn verify_password(password: String, hash: Option<String>) -> ApiResult<bool> {
-    tokio::task::spawn_blocking(move || {
-        let hash = match hash {
-            Some(hash) => hash,
-            None => dummy_hash()?.to_owned(),
-        };
-        let parsed = PasswordHash::new(&hash).map_err(ApiError::internal)?;
-        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-    })
-    .await
-    .map_err(ApiError::internal)?
+pub async fn verify_password(guard: &SignInGuard, password: String, hash: Option<String>) -> ApiResult<bool> {
+    guard
+        .hashing(move || {
+            let hash = match hash {
+                Some(hash) => hash,
+                None => dummy_hash()?.to_owned(),
+            };
+            let parsed = PasswordHash::new(&hash).map_err(ApiError::internal)?;
+            Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        })
+        .await
 }
 
 /// A hash (same parameters as real ones) of a random password nobody knows.
@@ -135,43 +146,192 @@ fn dummy_hash() -> ApiResult<&'static str> {
     Ok(DUMMY.get_or_init(|| hash))
 }
 
-/// Counts failed sign-ins per login (lower-cased) in fixed windows.
-pub struct SignInLimiter {
-    max_failures: u32,
+/// Who may try a password now. Counted in fixed windows, under one lock:
+///
+/// - per (account, client address): `--signin-max-failures` failures (5
+///   per 15 min). Past it that pair is RATE_LIMITED, even with the right
+///   password: accepting the right one would mean verifying every guess.
+///   Another address is not affected, so a guesser locks out only himself;
+/// - per account, over all addresses: 10 times that (a guesser with many
+///   addresses). Past it the account is locked for everyone until the
+///   window ends: the one way left to lock someone out, and it costs the
+///   attacker that many addresses' worth of guesses;
+/// - per client address: `--address-max-failures` failed sign-ins (any
+///   accounts: a spray over many logins), and `--address-max-sign-ups`
+///   sign-ups.
+///
+/// An account is its user id, so its username and email share one count;
+/// a login that names nobody is counted under its lower-cased text, the
+/// same way, so the limiter tells nothing about which accounts exist. Each
+/// attempt reserves its place before the password is verified, so 40
+/// concurrent guesses cannot all pass the check: only as many as are left.
+pub struct SignInGuard {
+    pair_max: u32,
+    account_max: u32,
+    address_max: u32,
+    sign_ups_max: u32,
     window: Duration,
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    sign_up_window: Duration,
+    counts: Mutex<HashMap<Key, Count>>,
+    /// Argon2 takes ~20 MB and ~15 ms of a core per hash: at most one per
+    /// core at a time; a burst waits briefly in line, then RATE_LIMITED.
+    hashing: tokio::sync::Semaphore,
 }
 
-impl SignInLimiter {
-    pub fn new(max_failures: u32, window: Duration) -> Self {
-        SignInLimiter { max_failures, window, failures: Mutex::new(HashMap::new()) }
+/// Settings of a [`SignInGuard`].
+pub struct GuardLimits {
+    pub pair_max_failures: u32,
+    pub address_max_failures: u32,
+    pub address_max_sign_ups: u32,
+    pub window: Duration,
+    pub sign_up_window: Duration,
+}
+
+/// A login as the limiter counts it: the account it names, or its text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Account {
+    User(UserId),
+    Unknown(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    Pair(Account, IpAddr),
+    Account(Account),
+    Address(IpAddr),
+    SignUps(IpAddr),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Count {
+    /// Failures (or sign-ups) counted in this window.
+    used: u32,
+    /// Attempts under way, not yet known to fail or succeed.
+    pending: u32,
+    since: Instant,
+}
+
+/// How long a waiting hash may queue before the request is refused.
+const HASH_QUEUE: Duration = Duration::from_secs(2);
+
+impl SignInGuard {
+    pub fn new(limits: GuardLimits) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        SignInGuard {
+            pair_max: limits.pair_max_failures,
+            account_max: limits.pair_max_failures.saturating_mul(10),
+            address_max: limits.address_max_failures,
+            sign_ups_max: limits.address_max_sign_ups,
+            window: limits.window,
+            sign_up_window: limits.sign_up_window,
+            counts: Mutex::new(HashMap::new()),
+            hashing: tokio::sync::Semaphore::new(cores),
+        }
     }
 
-    pub fn check(&self, login: &str) -> ApiResult<()> {
-        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        match failures.get(&login.to_lowercase()) {
-            Some((count, since)) if *count >= self.max_failures && since.elapsed() < self.window => {
-                let wait = self.window.saturating_sub(since.elapsed()).as_secs() + 1;
-                Err(ApiError::RateLimited(format!("too many failed sign-ins for this login; try again in {wait} s")))
+    /// Reserves one sign-in attempt of `account` from `address`, or says how
+    /// long to wait. The attempt counts as a failure unless
+    /// [`Attempt::succeeded`] is called (a cancelled request counts too).
+    pub fn sign_in(&self, account: Account, address: IpAddr) -> ApiResult<Attempt<'_>> {
+        let keys = vec![
+            (Key::Pair(account.clone(), address), self.pair_max),
+            (Key::Account(account), self.account_max),
+            (Key::Address(address), self.address_max),
+        ];
+        self.reserve(keys, self.window, "too many failed sign-ins; try again later")
+    }
+
+    /// Reserves one sign-up from `address`; it counts whether or not it
+    /// succeeds.
+    pub fn sign_up(&self, address: IpAddr) -> ApiResult<()> {
+        let attempt = self.reserve(
+            vec![(Key::SignUps(address), self.sign_ups_max)],
+            self.sign_up_window,
+            "too many sign-ups from this address; try again later",
+        )?;
+        drop(attempt);
+        Ok(())
+    }
+
+    fn reserve(&self, keys: Vec<(Key, u32)>, window: Duration, message: &str) -> ApiResult<Attempt<'_>> {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if counts.len() > 100_000 {
+            let longest = self.window.max(self.sign_up_window);
+            counts.retain(|_, c| c.pending > 0 || c.since.elapsed() < longest);
+        }
+        let now = Instant::now();
+        let mut wait = None;
+        for (key, max) in &keys {
+            let count = counts.entry(key.clone()).or_insert(Count { used: 0, pending: 0, since: now });
+            if count.pending == 0 && now.duration_since(count.since) >= window {
+                *count = Count { used: 0, pending: 0, since: now };
             }
-            _ => Ok(()),
+            if count.used.saturating_add(count.pending) >= *max {
+                let left = window.saturating_sub(now.duration_since(count.since)).as_secs() + 1;
+                wait = Some(wait.map_or(left, |w: u64| w.max(left)));
+            }
         }
+        if let Some(retry_after) = wait {
+            return Err(ApiError::RateLimited { message: message.to_owned(), retry_after });
+        }
+        for (key, _) in &keys {
+            if let Some(count) = counts.get_mut(key) {
+                count.pending += 1;
+            }
+        }
+        Ok(Attempt { guard: self, keys: keys.into_iter().map(|(k, _)| k).collect(), succeeded: false })
     }
 
-    pub fn failed(&self, login: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if failures.len() > 100_000 {
-            let window = self.window;
-            failures.retain(|_, (_, since)| since.elapsed() < window);
-        }
-        let entry = failures.entry(login.to_lowercase()).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= self.window {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
+    /// Runs `work` (an Argon2 hash or verify) when a core is free: waits up
+    /// to two seconds in line, then RATE_LIMITED.
+    pub async fn hashing<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let permit = match tokio::time::timeout(HASH_QUEUE, self.hashing.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                return Err(ApiError::RateLimited {
+                    message: "the server is busy checking passwords; try again".into(),
+                    retry_after: 1,
+                })
+            }
+        };
+        let result = tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)?;
+        drop(permit);
+        result
     }
+}
 
-    pub fn succeeded(&self, login: &str) {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(&login.to_lowercase());
+/// One reserved attempt: a failure unless it succeeded.
+pub struct Attempt<'a> {
+    guard: &'a SignInGuard,
+    keys: Vec<Key>,
+    succeeded: bool,
+}
+
+impl Attempt<'_> {
+    /// The password was right: the pair's failures are forgiven (the
+    /// account's and the address's are not: they count what others tried).
+    pub fn succeeded(mut self) {
+        self.succeeded = true;
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        let mut counts = self.guard.counts.lock().unwrap_or_else(|e| e.into_inner());
+        for key in &self.keys {
+            let forgive = self.succeeded && matches!(key, Key::Pair(..));
+            let sign_up = matches!(key, Key::SignUps(_));
+            if let Some(count) = counts.get_mut(key) {
+                count.pending = count.pending.saturating_sub(1);
+                if forgive {
+                    count.used = 0;
+                } else if !self.succeeded || sign_up {
+                    count.used = count.used.saturating_add(1);
+                }
+            }
+        }
     }
 }

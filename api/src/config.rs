@@ -2,6 +2,7 @@
 //! variable (`followgraph --help` lists them). `.env.example` mirrors it.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use store::feed::{DEFAULT_BROAD_FOLLOWING, DEFAULT_WINDOW};
@@ -28,23 +29,85 @@ pub struct Config {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 256 * 1024, global = true)]
     pub max_body_bytes: usize,
 
+    /// Largest request head (request line and headers) accepted, in bytes;
+    /// larger ones get 431. At least 8192.
+    #[arg(long, env = "MAX_HEADER_BYTES", default_value_t = 16 * 1024, global = true)]
+    pub max_header_bytes: usize,
+
     /// Deepest query accepted. GraphiQL 3.9's introspection query needs 15.
     #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 20, global = true)]
     pub max_query_depth: usize,
 
-    /// Largest query complexity accepted: each field counts 1, and a list
-    /// field counts its children once per item asked for (`first`/`last`).
+    /// Largest query complexity accepted, for one request or a whole batch:
+    /// each field counts 1, and a list field counts its children once per
+    /// item asked for (`first`/`last`). Fragments count as often as they
+    /// are spread.
     #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = 20_000, global = true)]
     pub max_query_complexity: usize,
 
-    /// Failed sign-ins allowed per login within the window before the login
-    /// is RATE_LIMITED.
+    /// Most root fields in one request or batch (fragments expanded).
+    #[arg(long, env = "MAX_ROOT_FIELDS", default_value_t = 50, global = true)]
+    pub max_root_fields: usize,
+
+    /// Most aliased fields in one request or batch (fragments expanded).
+    #[arg(long, env = "MAX_ALIASES", default_value_t = 100, global = true)]
+    pub max_aliases: usize,
+
+    /// Most operations in one batched request (a JSON array).
+    #[arg(long, env = "MAX_BATCH", default_value_t = 10, global = true)]
+    pub max_batch: usize,
+
+    /// Time budget of one request, from its body read to its answer, in
+    /// milliseconds; past it the request is cancelled and answered TIMEOUT.
+    /// PostgreSQL statements get a `statement_timeout` one second longer.
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 5_000, global = true)]
+    pub request_timeout_ms: u64,
+
+    /// How long a request waits for a database connection before it is
+    /// answered SERVICE_UNAVAILABLE (503), in milliseconds.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_MS", default_value_t = 1_000, global = true)]
+    pub db_acquire_timeout_ms: u64,
+
+    /// Seconds a client has to send a request's head (and, on a kept-alive
+    /// connection, to start the next request) before the connection closes.
+    #[arg(long, env = "HEADER_TIMEOUT_SECS", default_value_t = 10, global = true)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a client has to send a request's body; past it, 408.
+    #[arg(long, env = "BODY_TIMEOUT_SECS", default_value_t = 10, global = true)]
+    pub body_timeout_secs: u64,
+
+    /// Most connections served at once; more wait in the listen queue.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 512, global = true)]
+    pub max_connections: usize,
+
+    /// Seconds a shutdown (SIGTERM, Ctrl-C) waits for requests in flight
+    /// before it closes every connection and exits.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 10, global = true)]
+    pub shutdown_timeout_secs: u64,
+
+    /// Failed sign-ins allowed per account and client address within the
+    /// window before that pair is RATE_LIMITED (ten times as many, from all
+    /// addresses together, lock the account).
     #[arg(long, env = "SIGNIN_MAX_FAILURES", default_value_t = 5, global = true)]
     pub signin_max_failures: u32,
+
+    /// Failed sign-ins allowed per client address (any accounts) within
+    /// the window.
+    #[arg(long, env = "ADDRESS_MAX_FAILURES", default_value_t = 20, global = true)]
+    pub address_max_failures: u32,
 
     /// The sign-in failure window, in seconds.
     #[arg(long, env = "SIGNIN_WINDOW_SECS", default_value_t = 900, global = true)]
     pub signin_window_secs: u64,
+
+    /// Sign-ups allowed per client address within the sign-up window.
+    #[arg(long, env = "ADDRESS_MAX_SIGN_UPS", default_value_t = 20, global = true)]
+    pub address_max_sign_ups: u32,
+
+    /// The sign-up window, in seconds.
+    #[arg(long, env = "SIGN_UP_WINDOW_SECS", default_value_t = 3600, global = true)]
+    pub sign_up_window_secs: u64,
 
     /// Followed accounts from which a home feed is read by walking everyone's
     /// newest posts instead of merging each followee's (see store/src/feed.rs).
@@ -92,6 +155,30 @@ impl Config {
     /// The pool size: as configured, or the backend's default.
     pub fn pool_size(&self) -> u32 {
         self.db_max_connections.unwrap_or_else(|| store::default_pool_size(&self.database_url)).max(1)
+    }
+
+    /// How the server's pool connects: a short acquire timeout, and
+    /// statements cut off a second after the request's budget.
+    pub fn pool_options(&self) -> store::PoolOptions {
+        store::PoolOptions {
+            max_connections: self.pool_size(),
+            acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms.max(1)),
+            statement_timeout: Some(self.request_timeout() + Duration::from_secs(1)),
+        }
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms.max(1))
+    }
+
+    /// The limits on what one request (or batch) may ask for.
+    pub fn limits(&self) -> crate::budget::Limits {
+        crate::budget::Limits {
+            complexity: self.max_query_complexity,
+            depth: self.max_query_depth,
+            root_fields: self.max_root_fields,
+            aliases: self.max_aliases,
+        }
     }
 }
 

@@ -29,7 +29,16 @@ pub enum ApiError {
     NotFound(String),
     BadUserInput(String),
     Conflict(String),
-    RateLimited(String),
+    /// Wait `retry_after` seconds (sent as `extensions.retryAfter`, and as
+    /// a `Retry-After` header when it is the whole answer).
+    RateLimited {
+        message: String,
+        retry_after: u64,
+    },
+    /// The request ran past its time budget and was cancelled.
+    Timeout,
+    /// The database cannot be reached; retry in a moment.
+    ServiceUnavailable,
     /// The cause was logged where the error was made; the client sees a
     /// fixed message.
     Internal,
@@ -40,6 +49,8 @@ pub enum ApiError {
     BadRequest(String),
     MethodNotAllowed,
     PayloadTooLarge,
+    /// The client did not send its body in time.
+    RequestTimeout,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -70,13 +81,16 @@ impl ApiError {
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::BadUserInput(_) => "BAD_USER_INPUT",
             ApiError::Conflict(_) => "CONFLICT",
-            ApiError::RateLimited(_) => "RATE_LIMITED",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
+            ApiError::Timeout => "TIMEOUT",
+            ApiError::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             ApiError::Internal => "INTERNAL_SERVER_ERROR",
             ApiError::ParseFailed(_) => "GRAPHQL_PARSE_FAILED",
             ApiError::ValidationFailed(_) => "GRAPHQL_VALIDATION_FAILED",
             ApiError::BadRequest(_) => "BAD_REQUEST",
             ApiError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ApiError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ApiError::RequestTimeout => "REQUEST_TIMEOUT",
         }
     }
 
@@ -93,7 +107,9 @@ impl ApiError {
             | ApiError::ValidationFailed(_)
             | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Timeout | ApiError::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -106,12 +122,15 @@ impl ApiError {
             ApiError::Internal => "internal server error",
             ApiError::MethodNotAllowed => "mutations must be sent with POST",
             ApiError::PayloadTooLarge => "the request body is too large",
-            ApiError::Unauthenticated(m)
+            ApiError::Timeout => "the request took longer than the server allows and was cancelled",
+            ApiError::ServiceUnavailable => "the database is unavailable; try again in a moment",
+            ApiError::RequestTimeout => "the request was not received in time",
+            ApiError::RateLimited { message: m, .. }
+            | ApiError::Unauthenticated(m)
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
             | ApiError::BadUserInput(m)
             | ApiError::Conflict(m)
-            | ApiError::RateLimited(m)
             | ApiError::ParseFailed(m)
             | ApiError::ValidationFailed(m)
             | ApiError::BadRequest(m) => m,
@@ -122,13 +141,32 @@ impl ApiError {
     /// and path are kept; its message and code become this error's).
     pub fn replace(self, err: &mut ServerError) {
         err.message = self.public_message().to_owned();
-        err.extensions.get_or_insert_with(Default::default).set("code", self.code());
+        let ext = err.extensions.get_or_insert_with(Default::default);
+        ext.set("code", self.code());
+        if let Some(secs) = self.retry_after() {
+            ext.set("retryAfter", secs);
+        }
+    }
+
+    /// Seconds the client should wait before trying again, where that is
+    /// known.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { retry_after, .. } => Some(*retry_after),
+            ApiError::ServiceUnavailable | ApiError::Timeout => Some(1),
+            _ => None,
+        }
     }
 }
 
 impl From<ApiError> for async_graphql::Error {
     fn from(err: ApiError) -> Self {
-        async_graphql::Error::new(err.public_message()).extend_with(|_, ext| ext.set("code", err.code()))
+        async_graphql::Error::new(err.public_message()).extend_with(|_, ext| {
+            ext.set("code", err.code());
+            if let Some(secs) = err.retry_after() {
+                ext.set("retryAfter", secs);
+            }
+        })
     }
 }
 
@@ -140,6 +178,11 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict("that email is already registered".into())
             }
             StoreError::NotFound(what) => ApiError::NotFound(format!("that {what} no longer exists")),
+            StoreError::Unavailable(e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::ServiceUnavailable
+            }
+            StoreError::TimedOut => ApiError::Timeout,
             StoreError::Db(e) => ApiError::internal(e),
         }
     }
@@ -149,8 +192,15 @@ impl From<StoreError> for ApiError {
 /// that fits.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "errors": [{ "message": self.public_message(), "extensions": { "code": self.code() } }] });
+        let mut extensions = serde_json::json!({ "code": self.code() });
+        if let Some(secs) = self.retry_after() {
+            extensions["retryAfter"] = secs.into();
+        }
+        let body = serde_json::json!({ "errors": [{ "message": self.public_message(), "extensions": extensions }] });
         let mut res = (self.status(), axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after() {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         match self {
             ApiError::Unauthenticated(_) => {
                 res.headers_mut()

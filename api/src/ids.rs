@@ -33,18 +33,24 @@ impl NodeId {
     /// Decodes any global ID.
     pub fn decode(id: &str) -> ApiResult<Self> {
         let bad = || ApiError::bad_input(format!("`{id}` is not a valid ID"));
-        let raw = URL_SAFE_NO_PAD.decode(id.trim_end_matches('=')).map_err(|_| bad())?;
+        let raw = URL_SAFE_NO_PAD.decode(id).map_err(|_| bad())?;
         let text = String::from_utf8(raw).map_err(|_| bad())?;
         let (kind, num) = text.split_once(':').ok_or_else(bad)?;
         let num: i64 = num.parse().map_err(|_| bad())?;
         if num <= 0 {
             return Err(bad());
         }
-        match kind {
-            "User" => Ok(NodeId::User(UserId(num))),
-            "Post" => Ok(NodeId::Post(PostId(num))),
-            _ => Err(bad()),
+        let node = match kind {
+            "User" => NodeId::User(UserId(num)),
+            "Post" => NodeId::Post(PostId(num)),
+            _ => return Err(bad()),
+        };
+        // One spelling per ID: `User:+1`, `User:01` or added padding would
+        // otherwise name `User:1` too.
+        if node.encode().0 != id {
+            return Err(bad());
         }
+        Ok(node)
     }
 }
 
@@ -85,5 +91,10 @@ mod tests {
         for bad in ["", "xyz", "VXNlcjo=", "VXNlcjphYmM", "!!!"] {
             assert!(NodeId::decode(bad).is_err(), "{bad}");
         }
+        // Other spellings of User:1 are not User:1.
+        for other in ["User:+1", "User:01", "User:1 ", "User: 1"] {
+            assert!(NodeId::decode(&URL_SAFE_NO_PAD.encode(other)).is_err(), "{other}");
+        }
+        assert!(NodeId::decode(&format!("{}=", user_id(UserId(1)).0)).is_err(), "padding");
     }
 }

@@ -4,7 +4,10 @@
 //!
 //! A tour, in the order a request meets things:
 //! - [`config`]: the one `Config` struct (flags and environment variables);
-//! - [`http`]: axum routes; attaches the [`auth::Viewer`] (an extractor)
+//! - [`server`]: the listener, with connection deadlines and a bounded
+//!   shutdown;
+//! - [`http`]: axum routes; measures each request against [`budget`]
+//!   before it runs; attaches the [`auth::Viewer`] (an extractor)
 //!   and fresh [`loaders`] to each request and runs the schema;
 //! - [`schema`]: GraphQL types and thin resolvers, one file per type;
 //! - [`loaders`]: per-request DataLoaders that batch every cross-entity field;
@@ -22,6 +25,7 @@
 //!   here.
 
 pub mod auth;
+pub mod budget;
 pub mod config;
 pub mod error;
 pub mod http;
@@ -29,6 +33,7 @@ pub mod ids;
 pub mod loaders;
 pub mod pagination;
 pub mod schema;
+pub mod server;
 pub mod validate;
 
 use axum::Router;
@@ -38,31 +43,25 @@ pub use config::{Command, Config};
 
 /// Connects to the configured database and applies pending migrations.
 pub async fn connect_and_migrate(config: &Config) -> Result<DatabaseConnection, StoreError> {
-    Ok(store::connect_and_migrate(&config.database_url, config.pool_size()).await?)
+    Ok(store::connect_and_migrate(&config.database_url, config.pool_options()).await?)
 }
 
 /// The whole HTTP application over `db`.
 pub fn app(db: DatabaseConnection, config: &Config) -> Router {
     let schema = schema::build(db.clone(), config);
-    http::router(http::AppState { schema, db }, config.max_body_bytes)
+    let http = http::HttpLimits {
+        shape: budget::Shape::from_sdl(&schema.sdl()),
+        limits: config.limits(),
+        max_batch: config.max_batch.max(1),
+        max_body_bytes: config.max_body_bytes,
+        body_timeout: std::time::Duration::from_secs(config.body_timeout_secs.max(1)),
+        request_timeout: config.request_timeout(),
+    };
+    http::router(http::AppState { schema, db, http: std::sync::Arc::new(http) })
 }
 
-/// Serves `app` on `listener` until Ctrl-C (or SIGTERM).
-pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+/// Serves `app` on `listener` until Ctrl-C or SIGTERM, with the deadlines
+/// and limits of `config` (see [`server`]).
+pub async fn serve(listener: tokio::net::TcpListener, app: Router, config: &Config) -> std::io::Result<()> {
+    server::serve(listener, app, server::ServeOptions::from_config(config), server::shutdown_signal()).await
 }

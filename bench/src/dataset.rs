@@ -186,7 +186,7 @@ fn ts(t: &DateTime<Utc>) -> String {
 /// Drops and re-creates the schema through the real migrations.
 async fn fresh_schema(url: &str) -> Result<(), String> {
     use migration::MigratorTrait;
-    let db = store::connect(url, 2).await.map_err(|e| e.to_string())?;
+    let db = store::connect(url, store::PoolOptions::new(2)).await.map_err(|e| e.to_string())?;
     migration::Migrator::fresh(&db).await.map_err(|e| e.to_string())?;
     db.close().await.map_err(|e| e.to_string())
 }
@@ -215,11 +215,12 @@ pub async fn load_postgres(url: &str, data: &Dataset) -> Result<(), String> {
         let (fers, fing, posts) = counts[id as usize - 1];
         let name = username(id);
         users.push_str(&format!(
-            "{id}\t{name}\t{name}@bench.example\t{hash}\t{name}\t\t{}\t{fers}\t{fing}\t{posts}\n",
+            "{id}\t{name}\t{name}@bench.example\t{}\t{hash}\t{name}\t\t{}\t{fers}\t{fing}\t{posts}\n",
+            store::user::email_key(&format!("{name}@bench.example")),
             ts(&data.user_created[id as usize - 1])
         ));
     }
-    copy(url, "COPY users (id, username, email, password_hash, display_name, bio, created_at, followers_count, following_count, posts_count) FROM STDIN", users).await?;
+    copy(url, "COPY users (id, username, email, email_key, password_hash, display_name, bio, created_at, followers_count, following_count, posts_count) FROM STDIN", users).await?;
 
     let sessions: String = (1..=data.users as i64)
         .map(|id| format!("{}\t{id}\t{}\n", TokenHash::of(&token(id)).0, ts(&data.user_created[id as usize - 1])))
@@ -272,14 +273,16 @@ pub async fn load_sqlite(url: &str, data: &Dataset) -> Result<(), String> {
     let ids: Vec<i64> = (1..=data.users as i64).collect();
     for chunk in ids.chunks(BATCH) {
         let sql = format!(
-            "INSERT INTO users (id, username, email, password_hash, display_name, bio, created_at, followers_count, following_count, posts_count) VALUES {}",
-            vec!["(?, ?, ?, ?, ?, '', ?, ?, ?, ?)"; chunk.len()].join(", ")
+            "INSERT INTO users (id, username, email, email_key, password_hash, display_name, bio, created_at, followers_count, following_count, posts_count) VALUES {}",
+            vec!["(?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)"; chunk.len()].join(", ")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for &id in chunk {
             let (fers, fing, posts) = counts[id as usize - 1];
             let name = username(id);
-            q = q.bind(id).bind(name.clone()).bind(format!("{name}@bench.example")).bind(hash.clone()).bind(name);
+            let email = format!("{name}@bench.example");
+            let key = store::user::email_key(&email);
+            q = q.bind(id).bind(name.clone()).bind(email).bind(key).bind(hash.clone()).bind(name);
             q = q.bind(data.user_created[id as usize - 1]).bind(fers).bind(fing).bind(posts);
         }
         q.execute(&mut *tx).await.map_err(|e| e.to_string())?;

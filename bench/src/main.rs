@@ -219,7 +219,7 @@ async fn suite(
         }
         Db::Sqlite => format!("sqlite://target/{name}.db?mode=rwc"),
     };
-    let db = store::connect(&url, 2).await.map_err(|e| e.to_string())?;
+    let db = store::connect(&url, store::PoolOptions::new(2)).await.map_err(|e| e.to_string())?;
     let loaded = async {
         Ok::<bool, String>(
             scalar(&db, "SELECT COUNT(*) FROM users").await? == spec.users as i64

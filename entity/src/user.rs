@@ -9,8 +9,10 @@ pub struct Model {
     pub id: UserId,
     /// As the user typed it; unique case-insensitively (index on lower()).
     pub username: String,
-    /// Unique case-insensitively; shown only to its owner.
+    /// As its owner typed it; shown only to its owner.
     pub email: String,
+    /// The email as it is compared ([`email_key`]); unique.
+    pub email_key: String,
     /// Argon2id PHC string.
     pub password_hash: String,
     pub display_name: String,
@@ -44,3 +46,12 @@ impl Related<super::session::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The form in which emails are compared and kept unique: NFKC, then
+/// lower case, so that `Ä` and `ä`, or the Kelvin sign and `k`, are one
+/// letter on every backend. Used for sign-up, sign-in and the migration
+/// that added the column.
+pub fn email_key(email: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    email.nfkc().collect::<String>().to_lowercase()
+}

@@ -17,10 +17,42 @@ pub enum StoreError {
     /// A row the operation needs is not there.
     #[error("not found: {0}")]
     NotFound(&'static str),
-    /// Anything else the database said: a bug or an outage, never the
-    /// client's doing.
+    /// The database cannot be reached (down, restarting, no free
+    /// connection within the acquire timeout): retrying later may work.
+    #[error("database unavailable: {0}")]
+    Unavailable(DbErr),
+    /// The statement ran past the database's `statement_timeout`.
+    #[error("statement timed out")]
+    TimedOut,
+    /// Anything else the database said: a bug, never the client's doing.
     #[error("database error: {0}")]
-    Db(#[from] DbErr),
+    Db(DbErr),
+}
+
+impl From<DbErr> for StoreError {
+    /// Tells an outage (worth a retry) and a timeout from everything else.
+    fn from(err: DbErr) -> Self {
+        let sqlx = match &err {
+            DbErr::ConnectionAcquire(_) => return StoreError::Unavailable(err),
+            DbErr::Conn(RuntimeErr::SqlxError(e))
+            | DbErr::Exec(RuntimeErr::SqlxError(e))
+            | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+            DbErr::Conn(_) => return StoreError::Unavailable(err),
+            _ => return StoreError::Db(err),
+        };
+        use sea_orm::sqlx::Error as E;
+        match &**sqlx {
+            E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Tls(_) => StoreError::Unavailable(err),
+            E::Database(db) => match db.code().as_deref() {
+                // query_canceled: statement_timeout.
+                Some("57014") => StoreError::TimedOut,
+                // admin_shutdown, crash_shutdown, cannot_connect_now.
+                Some("57P01" | "57P02" | "57P03") => StoreError::Unavailable(err),
+                _ => StoreError::Db(err),
+            },
+            _ => StoreError::Db(err),
+        }
+    }
 }
 
 /// The constraints a client's input can break, by the names the migrations
@@ -38,7 +70,16 @@ impl Constraint {
     pub fn index(self) -> &'static str {
         match self {
             Constraint::UsernameTaken => "users_username_lower_key",
-            Constraint::EmailTaken => "users_email_lower_key",
+            Constraint::EmailTaken => "users_email_key_idx",
+        }
+    }
+
+    /// How SQLite names the index in its message: `index '<name>'` for an
+    /// index on an expression, its `table.column` list for one on columns.
+    fn sqlite_name(self) -> &'static str {
+        match self {
+            Constraint::UsernameTaken => "users_username_lower_key",
+            Constraint::EmailTaken => "users.email_key",
         }
     }
 }
@@ -47,13 +88,14 @@ impl Constraint {
 /// [`StoreError::Conflict`]; anything else stays [`StoreError::Db`]
 /// (launchbadge's `on_constraint`).
 ///
-/// PostgreSQL reports the constraint's name. SQLite has no such field: for
-/// a unique index on an expression, as ours are, its message is always
-/// `UNIQUE constraint failed: index '<name>'`, and that name is read from it.
+/// PostgreSQL reports the constraint's name. SQLite has no such field; its
+/// message is always `UNIQUE constraint failed: ` and then `index '<name>'`
+/// for an index on an expression or the `table.column` list for one on
+/// columns, and that is what is read from it.
 pub fn on_constraint(err: DbErr) -> StoreError {
     if let Some(SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
         if let Some(name) = constraint_name(&err) {
-            if let Some(c) = Constraint::ALL.into_iter().find(|c| c.index() == name) {
+            if let Some(c) = Constraint::ALL.into_iter().find(|c| c.index() == name || c.sqlite_name() == name) {
                 return StoreError::Conflict(c);
             }
         }
@@ -69,6 +111,9 @@ fn constraint_name(err: &DbErr) -> Option<String> {
     if let Some(name) = db.constraint() {
         return Some(name.to_owned());
     }
-    let (_, rest) = db.message().split_once("index '")?;
-    rest.split_once('\'').map(|(name, _)| name.to_owned())
+    let (_, named) = db.message().split_once("UNIQUE constraint failed: ")?;
+    match named.strip_prefix("index '") {
+        Some(rest) => rest.split_once('\'').map(|(name, _)| name.to_owned()),
+        None => Some(named.trim().to_owned()),
+    }
 }

@@ -64,6 +64,26 @@ pub fn default_pool_size(url: &str) -> u32 {
     }
 }
 
+/// How the pool connects.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolOptions {
+    pub max_connections: u32,
+    /// How long a request waits for a free connection (or for a new one to
+    /// open) before the database counts as unavailable.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL's `statement_timeout` for every statement of the pool;
+    /// `None` for the database's own setting.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl PoolOptions {
+    /// `max_connections`, a 10 s acquire timeout, no statement timeout (the
+    /// tools' settings; the server sets its own).
+    pub fn new(max_connections: u32) -> Self {
+        PoolOptions { max_connections, acquire_timeout: Duration::from_secs(10), statement_timeout: None }
+    }
+}
+
 /// Opens the pool. SQLite gets WAL (readers never block the writer), a busy
 /// timeout (writers queue instead of failing) and several connections.
 ///
@@ -75,13 +95,18 @@ pub fn default_pool_size(url: &str) -> u32 {
 /// re-planned, 18,400/s with the generic plan). Our statements are shaped
 /// for their indexes, so their generic plans are the good ones (checked
 /// with EXPLAIN in docs/PERFORMANCE.md).
-pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+pub async fn connect(url: &str, options: PoolOptions) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
-    opts.max_connections(max_connections)
+    let mut pg_settings = vec![("plan_cache_mode", "force_generic_plan".to_owned())];
+    if let Some(timeout) = options.statement_timeout {
+        pg_settings.push(("statement_timeout", format!("{}ms", timeout.as_millis())));
+    }
+    opts.max_connections(options.max_connections)
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(options.acquire_timeout)
+        .connect_timeout(options.acquire_timeout)
         .sqlx_logging(false)
-        .map_sqlx_postgres_opts(|o: PgConnectOptions| o.options([("plan_cache_mode", "force_generic_plan")]))
+        .map_sqlx_postgres_opts(move |o: PgConnectOptions| o.options(pg_settings.clone()))
         .map_sqlx_sqlite_opts(|o: SqliteConnectOptions| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
@@ -97,8 +122,8 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 }
 
 /// [`connect`], then [`migrate`].
-pub async fn connect_and_migrate(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
-    let db = connect(url, max_connections).await?;
+pub async fn connect_and_migrate(url: &str, options: PoolOptions) -> Result<DatabaseConnection, DbErr> {
+    let db = connect(url, options).await?;
     migrate(&db).await?;
     Ok(db)
 }

@@ -32,7 +32,7 @@ impl Cursor {
 
     /// The cursor `encode` wrote; `None` for anything else.
     pub fn decode(cursor: &str) -> Option<Self> {
-        let raw = URL_SAFE_NO_PAD.decode(cursor.trim_end_matches('=')).ok()?;
+        let raw = URL_SAFE_NO_PAD.decode(cursor).ok()?;
         let text = String::from_utf8(raw).ok()?;
         let mut parts = text.split(':');
         let (Some("k"), Some(micros), Some(id), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
@@ -42,7 +42,9 @@ impl Cursor {
         let id: i64 = id.parse().ok()?;
         // Out-of-range timestamps would not survive the round trip.
         DateTime::from_timestamp_micros(micros)?;
-        Some(Cursor { micros, id })
+        let decoded = Cursor { micros, id };
+        // One spelling per cursor (no `+7`, `07` or padding).
+        (decoded.encode() == cursor).then_some(decoded)
     }
 }
 
@@ -123,7 +125,15 @@ mod tests {
     fn cursors_round_trip_and_reject_garbage() {
         let c = Cursor { micros: 1_700_000_000_123_456, id: 7 };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
-        for bad in ["", "abc", &URL_SAFE_NO_PAD.encode("k:1"), &URL_SAFE_NO_PAD.encode("k:1:2:3")] {
+        for bad in [
+            "",
+            "abc",
+            &URL_SAFE_NO_PAD.encode("k:1"),
+            &URL_SAFE_NO_PAD.encode("k:1:2:3"),
+            &URL_SAFE_NO_PAD.encode("k:+1:2"),
+            &URL_SAFE_NO_PAD.encode("k:1:02"),
+            &format!("{}=", c.encode()),
+        ] {
             assert!(Cursor::decode(bad).is_none(), "{bad}");
         }
     }

@@ -63,14 +63,14 @@ pub fn find_by_username_seen_by_stmt(backend: DbBackend, username: &str, viewer:
     sql.build()
 }
 
-/// A login is a username or an email, both case-insensitive.
+/// A login is a username (ASCII, case-insensitive) or an email (compared
+/// by its key: NFKC, lower case).
 pub async fn find_by_login(db: &impl ConnectionTrait, login: &str) -> StoreResult<Option<user::Model>> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT * FROM users WHERE lower(username) = lower(")
         .bind(login)
-        .push(") OR lower(email) = lower(")
-        .bind(login)
-        .push(")");
+        .push(") OR email_key = ")
+        .bind(user::email_key(login));
     Ok(user::Model::find_by_statement(sql.build()).one(db).await?)
 }
 
@@ -109,6 +109,7 @@ pub async fn sign_up(db: &DatabaseConnection, new: NewUser<'_>, token: &TokenHas
     let row = user::ActiveModel {
         username: Set(new.username.to_owned()),
         email: Set(new.email.to_owned()),
+        email_key: Set(user::email_key(new.email)),
         password_hash: Set(new.password_hash),
         display_name: Set(new.display_name.to_owned()),
         bio: Set(String::new()),

@@ -108,7 +108,9 @@ async fn postgres_template() -> &'static str {
                 let building = format!("{name}_building");
                 exec(&mut admin, format!("DROP DATABASE IF EXISTS {building}")).await.unwrap();
                 exec(&mut admin, format!("CREATE DATABASE {building}")).await.unwrap();
-                let db = store::connect_and_migrate(&database_url(&building), 1).await.expect("migrate the template");
+                let db = store::connect_and_migrate(&database_url(&building), store::PoolOptions::new(1))
+                    .await
+                    .expect("migrate the template");
                 db.close().await.unwrap();
                 exec(&mut admin, format!("ALTER DATABASE {building} RENAME TO {name}")).await.unwrap();
             }
@@ -129,9 +131,12 @@ async fn sqlite_template() -> &'static Path {
             if !file.exists() {
                 let building =
                     std::env::temp_dir().join(format!("{}.{}.building.db", template_name(), std::process::id()));
-                let db = store::connect_and_migrate(&format!("sqlite://{}?mode=rwc", building.display()), 1)
-                    .await
-                    .expect("migrate the template");
+                let db = store::connect_and_migrate(
+                    &format!("sqlite://{}?mode=rwc", building.display()),
+                    store::PoolOptions::new(1),
+                )
+                .await
+                .expect("migrate the template");
                 db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await.unwrap();
                 db.close().await.unwrap();
                 std::fs::rename(&building, &file).unwrap();
@@ -201,6 +206,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut api::Config)) -> TestApp
     let mut config = api::Config::defaults();
     config.database_url = db_url.clone();
     config.db_max_connections = Some(8);
+    // Every test signs its users up from 127.0.0.1.
+    config.address_max_sign_ups = 1_000_000;
     configure(&mut config);
     let mut db = api::connect_and_migrate(&config).await.expect("connect and migrate");
     // Count every statement the server runs from here on.
@@ -214,8 +221,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut api::Config)) -> TestApp
     let app = api::app(db, &config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(api::serve(listener, app));
-    let own = store::connect(&db_url, 2).await.expect("test connection");
+    tokio::spawn(async move { api::serve(listener, app, &config).await });
+    let own = store::connect(&db_url, store::PoolOptions::new(2)).await.expect("test connection");
     TestApp { url, client: reqwest::Client::new(), db: own, statements, log, _database: database }
 }
 

@@ -20,7 +20,7 @@ use async_graphql::{Context, EmptySubscription, Schema};
 use store::feed::FeedPlan;
 use store::DatabaseConnection;
 
-use crate::auth::{SignInLimiter, Viewer};
+use crate::auth::{GuardLimits, SignInGuard, Viewer};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::loaders::Loaders;
@@ -35,7 +35,13 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 pub fn build(db: DatabaseConnection, config: &Config) -> AppSchema {
     Schema::build(Query, Mutation, EmptySubscription)
         .data(db)
-        .data(SignInLimiter::new(config.signin_max_failures, std::time::Duration::from_secs(config.signin_window_secs)))
+        .data(SignInGuard::new(GuardLimits {
+            pair_max_failures: config.signin_max_failures,
+            address_max_failures: config.address_max_failures,
+            address_max_sign_ups: config.address_max_sign_ups,
+            window: std::time::Duration::from_secs(config.signin_window_secs),
+            sign_up_window: std::time::Duration::from_secs(config.sign_up_window_secs),
+        }))
         .data(FeedPlan::new(config.feed_broad_following, config.feed_window))
         .limit_depth(config.max_query_depth)
         .limit_complexity(config.max_query_complexity)

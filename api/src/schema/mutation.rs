@@ -10,7 +10,7 @@ use store::{user, UserId};
 use super::post::Post;
 use super::user::User;
 use super::{data, db, loaders, viewer};
-use crate::auth::{hash_password, new_token, verify_password, SignInLimiter};
+use crate::auth::{hash_password, new_token, verify_password, Account, ClientAddr, SignInGuard};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{decode_post, decode_user, post_id};
 use crate::loaders::{Loaders, PostById, UserById};
@@ -70,7 +70,9 @@ impl Mutation {
             Some(name) => validate::display_name(name)?,
             None => username,
         };
-        let password_hash = hash_password(password.to_owned()).await?;
+        let guard = data::<SignInGuard>(ctx)?;
+        guard.sign_up(data::<ClientAddr>(ctx)?.0)?;
+        let password_hash = hash_password(guard, password.to_owned()).await?;
         let (token, token_hash) = new_token();
         // The account and its first session are one transaction, in the store.
         let new = NewUser { username, email, password_hash, display_name };
@@ -79,20 +81,23 @@ impl Mutation {
     }
 
     async fn sign_in(&self, ctx: &Context<'_>, input: SignInInput) -> ApiResult<AuthPayload> {
-        let limiter = data::<SignInLimiter>(ctx)?;
+        let guard = data::<SignInGuard>(ctx)?;
         let login = input.login.trim();
-        limiter.check(login)?;
         let db = db(ctx)?;
         let user = store::users::find_by_login(db, login).await?;
-        let ok = verify_password(input.password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+        let account = match &user {
+            Some(user) => Account::User(user.id),
+            None => Account::Unknown(login.to_lowercase()),
+        };
+        // Reserved before the password is checked: concurrent guesses
+        // cannot all pass the limit.
+        let attempt = guard.sign_in(account, data::<ClientAddr>(ctx)?.0)?;
+        let ok = verify_password(guard, input.password, user.as_ref().map(|u| u.password_hash.clone())).await?;
         let user = match user {
             Some(user) if ok => user,
-            _ => {
-                limiter.failed(login);
-                return Err(ApiError::Unauthenticated("wrong login or password".into()));
-            }
+            _ => return Err(ApiError::Unauthenticated("wrong login or password".into())),
         };
-        limiter.succeeded(login);
+        attempt.succeeded();
         let (token, token_hash) = new_token();
         store::sessions::create(db, user.id, &token_hash).await?;
         Ok(AuthPayload { token, user: User { row: user, owner: true } })
