@@ -447,4 +447,28 @@ mod tests {
         let q = r#"mutation { a: signIn(input: {login: "x", password: "y"}) { token } b: signIn(input: {login: "x", password: "y"}) { token } }"#;
         assert_eq!(cost(q).unwrap().sign_ins, 2);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Whatever a client sends as a document: it parses or not, and
+        /// what parses is measured, without a panic and in bounded time.
+        #[test]
+        fn any_document_is_parsed_and_measured_without_panic(
+            query in "((query|mutation|fragment F[0-2]|on (User|Query)|\\.\\.\\.F[0-2]|\\.\\.\\. on User|[{}():$!@]|(users|viewer|followers|nodes|id|signIn|a)|first: ?(-?[0-9]{1,12}|\\$v)|\"[a-z\\\\u0]{0,6}\"|[a-z]{1,3}:) ?){0,60}",
+            first in proptest::option::of(proptest::num::i64::ANY),
+        ) {
+            let shape = shape();
+            if let Ok(doc) = async_graphql::parser::parse_query(&query) {
+                let variables = Variables::from_json(serde_json::json!({ "v": first }));
+                let _ = measure(&shape, &doc, None, &variables);
+            }
+        }
+
+        /// Any JSON body is a request, a batch, or refused; never a panic.
+        #[test]
+        fn any_body_is_read_without_panic(body in "[\\[\\]{}\":,a-z0-9 ]{0,80}") {
+            let _ = serde_json::from_str::<async_graphql::BatchRequest>(&body);
+        }
+    }
 }

@@ -97,4 +97,29 @@ mod tests {
         }
         assert!(NodeId::decode(&format!("{}=", user_id(UserId(1)).0)).is_err(), "padding");
     }
+
+    proptest::proptest! {
+        /// Any text decodes to an ID or is refused, never a panic; what
+        /// decodes is the one spelling of that ID.
+        #[test]
+        fn decoding_anything_is_total_and_canonical(text in "\\PC{0,40}") {
+            if let Ok(node) = NodeId::decode(&text) {
+                proptest::prop_assert_eq!(node.encode().0, text);
+            }
+        }
+
+        #[test]
+        fn decoding_base64_of_anything_is_total_and_canonical(raw in "(User|Post|X)?:?[-+0-9 ]{0,22}") {
+            let text = URL_SAFE_NO_PAD.encode(&raw);
+            if let Ok(node) = NodeId::decode(&text) {
+                proptest::prop_assert_eq!(node.encode().0, text);
+            }
+        }
+
+        #[test]
+        fn every_id_round_trips(n in 1i64.., post in proptest::bool::ANY) {
+            let node = if post { NodeId::Post(PostId(n)) } else { NodeId::User(UserId(n)) };
+            proptest::prop_assert_eq!(NodeId::decode(&node.encode()).unwrap(), node);
+        }
+    }
 }

@@ -137,4 +137,22 @@ mod tests {
             assert!(Cursor::decode(bad).is_none(), "{bad}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn decoding_anything_is_total_and_canonical(raw in "k?:?[-+0-9]{0,25}:?[-+0-9]{0,20}", text in "\\PC{0,40}") {
+            let encoded = URL_SAFE_NO_PAD.encode(&raw);
+            for candidate in [encoded.as_str(), text.as_str()] {
+                if let Some(c) = Cursor::decode(candidate) {
+                    proptest::prop_assert_eq!(c.encode(), candidate);
+                }
+            }
+        }
+
+        #[test]
+        fn every_cursor_round_trips(micros in -8_000_000_000_000_000i64..8_000_000_000_000_000, id in proptest::num::i64::ANY) {
+            let c = Cursor { micros, id };
+            proptest::prop_assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        }
+    }
 }

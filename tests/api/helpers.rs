@@ -24,12 +24,16 @@ pub struct TestApp {
     log: Arc<Mutex<Vec<String>>>,
     /// Held only to be dropped (and so removed) with the app.
     _database: TestDatabase,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// A test's own database, removed when the test ends (passed or failed).
-enum TestDatabase {
+pub enum TestDatabase {
     SqliteFile(PathBuf),
     Postgres(String),
+    /// Not ours to remove (a cluster the test runs and removes itself).
+    External,
 }
 
 impl Drop for TestDatabase {
@@ -54,6 +58,7 @@ impl Drop for TestDatabase {
                 });
                 let _ = dropped.join();
             }
+            TestDatabase::External => {}
         }
     }
 }
@@ -203,6 +208,11 @@ pub async fn spawn_app() -> TestApp {
 /// The configuration starts from the defaults, whatever the environment.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut api::Config)) -> TestApp {
     let (db_url, database) = fresh_database().await;
+    spawn_on(db_url, database, configure).await
+}
+
+/// The server on a database of the caller's (already there; migrated here).
+pub async fn spawn_on(db_url: String, database: TestDatabase, configure: impl FnOnce(&mut api::Config)) -> TestApp {
     let mut config = api::Config::defaults();
     config.database_url = db_url.clone();
     config.db_max_connections = Some(8);
@@ -221,12 +231,54 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut api::Config)) -> TestApp
     let app = api::app(db, &config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { api::serve(listener, app, &config).await });
+    let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+    let options = api::server::ServeOptions::from_config(&config);
+    let served = tokio::spawn(api::server::serve(listener, app, options, async move {
+        let _ = stop.await;
+    }));
     let own = store::connect(&db_url, store::PoolOptions::new(2)).await.expect("test connection");
-    TestApp { url, client: reqwest::Client::new(), db: own, statements, log, _database: database }
+    TestApp {
+        url,
+        client: reqwest::Client::new(),
+        db: own,
+        statements,
+        log,
+        _database: database,
+        shutdown: Some(shutdown),
+        served: Some(served),
+    }
 }
 
 impl TestApp {
+    /// Starts the server's shutdown (as SIGTERM would) and waits for it to
+    /// return; how long that took.
+    pub async fn shut_down(&mut self) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served.await.expect("the server task").expect("serve");
+        }
+        started.elapsed()
+    }
+
+    /// The server still answers a trivial query, within a second.
+    pub async fn assert_alive(&self) {
+        let started = std::time::Instant::now();
+        let res = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            self.client.post(format!("{}/graphql", self.url)).json(&json!({ "query": "{ __typename }" })).send(),
+        )
+        .await
+        .expect("an answer within a second")
+        .expect("an answer");
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["data"]["__typename"], "Query", "{body}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
     /// POSTs a GraphQL request and returns the parsed response body.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let mut req =
@@ -236,6 +288,17 @@ impl TestApp {
         }
         let res = req.send().await.expect("request");
         res.json().await.expect("JSON response")
+    }
+
+    /// POSTs any JSON body; returns the status, the headers and the body.
+    pub async fn post_raw(&self, token: Option<&str>, body: &Value) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut req = self.client.post(format!("{}/graphql", self.url)).json(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let res = req.send().await.expect("request");
+        let (status, headers) = (res.status().as_u16(), res.headers().clone());
+        (status, headers, res.json().await.unwrap_or(Value::Null))
     }
 
     /// Like [`gql`], but the request must succeed: returns `data`.

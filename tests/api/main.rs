@@ -9,10 +9,15 @@
 
 mod helpers;
 
+mod abuse;
 mod accounts;
 mod batching;
+mod connections;
 mod counters;
+mod faults;
 mod feed;
 mod follows;
 mod http;
+mod input;
+mod rate_limits;
 mod schema;
