@@ -14,10 +14,11 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let config = Config::parse();
+    let mut config = Config::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into()))
         .init();
+    fit_connections_to_file_limit(&mut config);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = config.worker_threads {
         runtime.worker_threads(n.max(1));
@@ -62,6 +63,23 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             api::serve(listener, api::app(db, &config), &config).await?;
             Ok(())
         }
+    }
+}
+
+/// Raises the open-file limit to the hard limit (as Go's runtime does), and
+/// lowers `--max-connections` to what it leaves after the database pool
+/// and the process's own files, so that accepting never starves the pool.
+fn fit_connections_to_file_limit(config: &mut Config) {
+    let files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let headroom = config.pool_size() as u64 + 64;
+    let fits = files.saturating_sub(headroom).max(1) as usize;
+    if config.max_connections > fits {
+        tracing::warn!(
+            files,
+            "--max-connections {} lowered to {fits} to fit the open-file limit",
+            config.max_connections
+        );
+        config.max_connections = fits;
     }
 }
 

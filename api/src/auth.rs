@@ -238,7 +238,7 @@ impl SignInGuard {
             (Key::Account(account), self.account_max),
             (Key::Address(address), self.address_max),
         ];
-        self.reserve(keys, self.window, "too many failed sign-ins; try again later")
+        self.reserve(keys, self.window, "too many sign-in attempts (failed, or under way at once); try again later")
     }
 
     /// Reserves one sign-up from `address`; it counts whether or not it

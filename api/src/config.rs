@@ -77,9 +77,17 @@ pub struct Config {
     #[arg(long, env = "BODY_TIMEOUT_SECS", default_value_t = 10, global = true)]
     pub body_timeout_secs: u64,
 
-    /// Most connections served at once; more wait in the listen queue.
-    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 512, global = true)]
+    /// Most connections served at once; more wait in the listen queue. The
+    /// server raises its open-file limit to the hard limit at start and
+    /// lowers this to fit, leaving room for the database pool.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 4096, global = true)]
     pub max_connections: usize,
+
+    /// Most connections from one client address; past it a new one is
+    /// closed at once. 0 for no limit (behind a proxy, every client has the
+    /// proxy's address).
+    #[arg(long, env = "MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256, global = true)]
+    pub max_connections_per_address: usize,
 
     /// Seconds a shutdown (SIGTERM, Ctrl-C) waits for requests in flight
     /// before it closes every connection and exits.

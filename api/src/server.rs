@@ -9,6 +9,9 @@
 //! - at most `--max-connections` connections are served at once; the
 //!   listener stops accepting while full (more wait in the kernel's
 //!   backlog), so that descriptors are left for the database pool;
+//! - at most `--max-connections-per-address` of them from one client
+//!   address: past it a new connection is closed at once, so that one
+//!   client holding connections open cannot starve the others;
 //! - on SIGTERM or Ctrl-C it stops accepting, lets requests in flight
 //!   finish, and after `--shutdown-timeout-secs` closes whatever is left.
 //!
@@ -16,8 +19,9 @@
 //! with hyper-util's pieces (the shape of axum's `serve-with-hyper`
 //! example).
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -37,6 +41,8 @@ pub struct ServeOptions {
     pub header_timeout: Duration,
     pub max_header_bytes: usize,
     pub max_connections: usize,
+    /// 0: no limit per address (behind a proxy, every client is the proxy).
+    pub max_connections_per_address: usize,
     pub shutdown_timeout: Duration,
 }
 
@@ -46,6 +52,7 @@ impl ServeOptions {
             header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
             max_header_bytes: config.max_header_bytes,
             max_connections: config.max_connections.max(1),
+            max_connections_per_address: config.max_connections_per_address,
             shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
         }
     }
@@ -66,6 +73,7 @@ pub async fn serve(
     let http = Arc::new(http);
     let slots = Arc::new(Semaphore::new(options.max_connections));
     let graceful = GracefulShutdown::new();
+    let per_address = PerAddress::default();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -85,6 +93,10 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Some(held) = per_address.hold(peer.ip(), options.max_connections_per_address) else {
+            tracing::debug!(%peer, "too many connections from this address");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let service = app.clone().map_request(move |mut req: hyper::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
@@ -94,7 +106,7 @@ pub async fn serve(
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _ = conn.await;
-            drop(slot);
+            drop((slot, held));
         });
     }
     drop(listener);
@@ -105,6 +117,38 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+/// Open connections per client address.
+#[derive(Clone, Default)]
+struct PerAddress(Arc<Mutex<HashMap<IpAddr, usize>>>);
+
+/// One connection counted against its address until dropped.
+struct Held(PerAddress, IpAddr);
+
+impl PerAddress {
+    /// Counts one more connection from `ip`, or `None` past `max` (0: no limit).
+    fn hold(&self, ip: IpAddr, max: usize) -> Option<Held> {
+        let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if max > 0 && *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Held(self.clone(), ip))
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut open = (self.0).0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.1);
+            }
+        }
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -110,3 +110,33 @@ async fn shutdown_ends_within_its_deadline_whatever_the_clients_do() {
     let took = app.shut_down().await;
     assert!(took < Duration::from_millis(2500), "shut down in {took:?}");
 }
+
+/// One client address cannot hold more than its share of connections: past
+/// it a new connection is closed at once, and a client from another address
+/// is served at once.
+#[tokio::test]
+async fn one_address_cannot_take_every_connection() {
+    let app = spawn_app_with(|c| {
+        c.max_connections_per_address = 3;
+        c.header_timeout_secs = 30;
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut s = connect(&app).await;
+        s.write_all(b"GET /health HTTP/1.1\r\n").await.unwrap();
+        held.push(s);
+    }
+    let mut fourth = connect(&app).await;
+    let (_, took) = read_until_closed(&mut fourth, Duration::from_secs(5)).await;
+    assert!(took < Duration::from_secs(1), "closed at once: {took:?}");
+    let elsewhere =
+        reqwest::Client::builder().local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap()).build().unwrap();
+    let started = Instant::now();
+    let res = elsewhere.get(format!("{}/health", app.url)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    app.assert_alive().await;
+}
