@@ -177,7 +177,8 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(Constraint::EmailTaken) => {
                 ApiError::Conflict("that email is already registered".into())
             }
-            StoreError::NotFound(what) => ApiError::NotFound(format!("that {what} no longer exists")),
+            StoreError::NotFound(message) => ApiError::NotFound(message.into()),
+            StoreError::Refused(message) => ApiError::Forbidden(message.into()),
             StoreError::Unavailable(e) => {
                 tracing::warn!(error = %e, "database unavailable");
                 ApiError::ServiceUnavailable
@@ -222,8 +223,11 @@ impl IntoResponse for ApiError {
 /// - no path: a request-level failure of validation or of a limit (depth,
 ///   complexity, an unknown operation, a variable of the wrong type):
 ///   `GRAPHQL_VALIDATION_FAILED`;
-/// - at a field: an argument the engine could not coerce before calling
-///   the resolver: `BAD_USER_INPUT`.
+/// - at a field, the engine's own words for an argument it could not
+///   coerce before calling the resolver: `BAD_USER_INPUT`;
+/// - anything else at a field has no code because something that is not a
+///   resolver raised it: a server bug, logged, and answered as an internal
+///   error with a fixed message.
 ///
 /// Done on the response rather than in an async-graphql extension: with any
 /// extension registered, the engine runs every field of every request
@@ -234,8 +238,13 @@ pub fn code_engine_errors(response: &mut async_graphql::Response) {
             continue;
         }
         let message = std::mem::take(&mut err.message);
-        let error =
-            if err.path.is_empty() { ApiError::ValidationFailed(message) } else { ApiError::BadUserInput(message) };
+        let error = if err.path.is_empty() {
+            ApiError::ValidationFailed(message)
+        } else if message.starts_with("Invalid value for argument") || message.starts_with("Failed to parse") {
+            ApiError::BadUserInput(message)
+        } else {
+            ApiError::internal(message)
+        };
         error.replace(err);
     }
 }

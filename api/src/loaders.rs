@@ -5,10 +5,13 @@
 //! own into one statement per round of resolvers:
 //! - [`UserById`] -> the user row (counters included, so counts cost nothing);
 //! - [`PostById`] -> the post row;
-//! - [`RelationshipWith`] -> the viewer's relationship with a user, both ways;
-//! - [`FollowPage`] -> a page of a user's followers or following, with
-//!   the listed users' rows (joined: their `node` costs nothing more);
-//! - [`PostPage`] -> a page of a user's posts.
+//! - [`RelationshipWith`] -> the viewer's relationship with a user
+//!   (follows, requests and blocks, both ways);
+//! - [`FollowPage`] -> a page of a user's followers or following, filtered
+//!   and ordered, with the listed users' rows (joined: their `node` costs
+//!   nothing more);
+//! - [`FollowCount`] -> how many entries a filtered list has;
+//! - [`PostPage`] -> a page of a user's posts (empty across a block).
 //!
 //! The page keys carry their page arguments, so `users { followers(first: 5) }`
 //! over 20 users is one UNION ALL of 20 index range scans.
@@ -25,7 +28,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_graphql::dataloader::{CacheFactory, CacheStorage, DataLoader};
-use store::follows::{Edge, Relationship, Side};
+use store::follows::{Edge, List};
+use store::relationships::Relationship;
 use store::{post, user, DatabaseConnection, Page, PageRequest, PostId, UserId};
 
 use crate::auth::Viewer;
@@ -41,8 +45,11 @@ pub struct UserById(pub UserId);
 pub struct PostById(pub PostId);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RelationshipWith(pub UserId);
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct FollowPage(pub UserId, pub Side, pub PageRequest);
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FollowPage(pub List, pub PageRequest);
+/// A list, and whether to count it from the viewer's follows.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FollowCount(pub List, pub bool);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PostPage(pub UserId, pub PageRequest);
 
@@ -67,7 +74,9 @@ impl Loaders {
 
     /// Forgets everything loaded so far, for every kind of key: after a
     /// write, fields resolved later in the same request (a mutation's
-    /// payload, the next mutation) see fresh rows.
+    /// payload, the next mutation) see fresh rows. (A batch already in
+    /// flight when this is called may still store what it read before the
+    /// write; mutations run one after another, so none is in flight then.)
     pub fn forget(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
@@ -179,7 +188,7 @@ impl async_graphql::dataloader::Loader<RelationshipWith> for Loader {
     async fn load(&self, keys: &[RelationshipWith]) -> Result<HashMap<RelationshipWith, Relationship>, ApiError> {
         let ids: Vec<UserId> = keys.iter().map(|k| k.0).collect();
         let found = match self.viewer.id() {
-            Some(viewer) => store::follows::relationships(&self.db, viewer, &ids).await?,
+            Some(viewer) => store::relationships::read(&self.db, viewer, &ids).await?,
             None => Default::default(),
         };
         Ok(ids.into_iter().map(|id| (RelationshipWith(id), found.get(&id).copied().unwrap_or_default())).collect())
@@ -191,17 +200,20 @@ impl async_graphql::dataloader::Loader<FollowPage> for Loader {
     type Error = ApiError;
 
     async fn load(&self, keys: &[FollowPage]) -> Result<HashMap<FollowPage, Page<Edge>>, ApiError> {
-        let mut out = HashMap::with_capacity(keys.len());
-        for side in [Side::Followers, Side::Following] {
-            let these: Vec<&FollowPage> = keys.iter().filter(|k| k.1 == side).collect();
-            if these.is_empty() {
-                continue;
-            }
-            let args: Vec<(UserId, PageRequest)> = these.iter().map(|k| (k.0, k.2)).collect();
-            let pages = store::follows::pages(&self.db, side, &args).await?;
-            out.extend(these.into_iter().copied().zip(pages));
-        }
-        Ok(out)
+        let args: Vec<(List, PageRequest)> = keys.iter().map(|k| (k.0.clone(), k.1)).collect();
+        let pages = store::follows::pages(&self.db, &args).await?;
+        Ok(keys.iter().cloned().zip(pages).collect())
+    }
+}
+
+impl async_graphql::dataloader::Loader<FollowCount> for Loader {
+    type Value = i64;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[FollowCount]) -> Result<HashMap<FollowCount, i64>, ApiError> {
+        let args: Vec<(List, bool)> = keys.iter().map(|k| (k.0.clone(), k.1)).collect();
+        let counts = store::follows::counts(&self.db, &args).await?;
+        Ok(keys.iter().cloned().zip(counts).collect())
     }
 }
 
@@ -211,7 +223,7 @@ impl async_graphql::dataloader::Loader<PostPage> for Loader {
 
     async fn load(&self, keys: &[PostPage]) -> Result<HashMap<PostPage, Page<post::Model>>, ApiError> {
         let args: Vec<(UserId, PageRequest)> = keys.iter().map(|k| (k.0, k.1)).collect();
-        let pages = store::posts::pages(&self.db, &args).await?;
+        let pages = store::posts::pages(&self.db, self.viewer.id(), &args).await?;
         Ok(keys.iter().copied().zip(pages).collect())
     }
 }

@@ -26,6 +26,18 @@ pub fn page_request(
     last: Option<i32>,
     before: Option<&str>,
 ) -> ApiResult<PageRequest> {
+    scoped_page_request(first, after, last, before, 0)
+}
+
+/// [`page_request`] for a list read under an order or filter that `scope`
+/// names ([`store::page::scope_of`]): its cursors must carry that scope.
+pub fn scoped_page_request(
+    first: Option<i32>,
+    after: Option<&str>,
+    last: Option<i32>,
+    before: Option<&str>,
+    scope: u64,
+) -> ApiResult<PageRequest> {
     let count = match (first, last) {
         (Some(_), Some(_)) => return Err(ApiError::bad_input("give `first` or `last`, not both")),
         (Some(n), None) | (None, Some(n)) => n,
@@ -38,7 +50,18 @@ pub fn page_request(
         return Err(ApiError::bad_input(format!("`first` and `last` accept at most {MAX_PAGE}")));
     }
     let page = if last.is_some() { PageRequest::last(count as u64) } else { PageRequest::first(count as u64) };
-    Ok(page.after(after.map(decode_cursor).transpose()?).before(before.map(decode_cursor).transpose()?))
+    let cursor = |c: Option<&str>| -> ApiResult<Option<Cursor>> {
+        let Some(c) = c.map(decode_cursor).transpose()? else {
+            return Ok(None);
+        };
+        if c.scope != scope {
+            return Err(ApiError::bad_input(
+                "this cursor was issued under another order or filter: page with the order and filter it came from",
+            ));
+        }
+        Ok(Some(c))
+    };
+    Ok(page.after(cursor(after)?).before(cursor(before)?))
 }
 
 /// A connection field's complexity: its children count once per item it

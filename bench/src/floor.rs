@@ -83,9 +83,9 @@ impl Floor {
         })
     }
 
-    /// A write transaction as the server runs it: BEGIN (IMMEDIATE on
-    /// SQLite), `first`, and `then` only when `first` changed a row; COMMIT.
-    pub async fn write(&self, first: Statement, then: Statement) -> Result<(), String> {
+    /// Runs `stmts` in one transaction (`BEGIN IMMEDIATE` on SQLite, as
+    /// the store's writes do).
+    pub async fn transaction(&self, stmts: Vec<Statement>) -> Result<(), String> {
         let begin = match self {
             Floor::Pg(_) => "BEGIN",
             Floor::Lite(_) => "BEGIN IMMEDIATE",
@@ -93,14 +93,9 @@ impl Floor {
         on_pool!(self, pool => {
             let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
             sqlx::query(begin).execute(&mut *conn).await.map_err(|e| e.to_string())?;
-            let changed = sqlx::query_with(sqlx::AssertSqlSafe(first.sql.as_str()), values(&first))
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| e.to_string())?
-                .rows_affected();
-            if changed == 1 {
-                sqlx::query_with(sqlx::AssertSqlSafe(then.sql.as_str()), values(&then))
-                    .execute(&mut *conn)
+            for stmt in &stmts {
+                sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), values(stmt))
+                    .fetch_all(&mut *conn)
                     .await
                     .map_err(|e| e.to_string())?;
             }

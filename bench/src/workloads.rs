@@ -8,7 +8,8 @@ use rand_chacha::ChaCha8Rng;
 use sea_orm::Statement;
 use serde_json::{json, Value};
 use store::feed::{self, FeedPlan};
-use store::follows::{self, EdgeChange, EdgeWrite, Side};
+use store::follows::{self, Filter, List, Side};
+use store::relationships::{self, Counters};
 use store::sessions::{self, TokenHash};
 use store::{posts, users, Cursor, PageRequest, UserId};
 
@@ -188,11 +189,10 @@ impl Ctx {
             }
             Workload::W2 => {
                 let top = UserId(f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?[0]);
-                let fans =
-                    f.ids(follows::pages_stmt(b, Side::Followers, &[(top, page(20, None, None, None))]), "id").await?;
+                let fans = f.ids(follows::pages_stmt(b, &[(followers(top), page(20, None, None, None))]), "id").await?;
                 let keys: Vec<(UserId, PageRequest)> =
                     fans.iter().map(|&id| (UserId(id), page(3, None, None, None))).collect();
-                f.rows(posts::pages_stmt(b, &keys)).await?;
+                f.rows(posts::pages_stmt(b, None, &keys)).await?;
             }
             Workload::W3 | Workload::W3Follows10 | Workload::W3Follows200 | Workload::W6 => {
                 let viewer = match w {
@@ -218,7 +218,7 @@ impl Ctx {
             Workload::W4 => {
                 let (a, other) = (self.random_user(rng), self.random_user(rng));
                 let viewer = UserId(f.ids(self.session(a), "id").await?[0]);
-                f.rows(users::find_by_username_seen_by_stmt(b, &dataset::username(other), viewer)).await?;
+                f.rows(relationships::find_by_username_seen_by_stmt(b, &dataset::username(other), viewer)).await?;
             }
             Workload::W5 => {
                 let writer = rng.gen_range(self.writers.clone());
@@ -228,17 +228,25 @@ impl Ctx {
                 }
                 f.rows(self.session(writer)).await?;
                 f.rows(users::find_by_ids_stmt(b, &[UserId(target)])).await?;
-                for change in [EdgeChange::Follow, EdgeChange::Unfollow] {
-                    match EdgeWrite::new(b, UserId(writer), UserId(target), change) {
-                        EdgeWrite::OneStatement(stmt) => f.rows(stmt).await.map(drop)?,
-                        EdgeWrite::Transaction { edge, counters } => f.write(edge, counters).await?,
-                    }
+                // What store::relationships::{follow, unfollow} run for an
+                // OPEN account: lock, read the pair, write, move counters.
+                let (writer, target) = (UserId(writer), UserId(target));
+                for follow in [true, false] {
+                    let mut counters = Counters::default();
+                    counters.edge(writer, target, if follow { 1 } else { -1 });
+                    let write = match follow {
+                        true => relationships::insert_pairs_stmt(b, relationships::FOLLOWS, writer, &[target], store::now()),
+                        false => relationships::delete_pairs_stmt(b, "follows", "follower_id", "followed_id", writer, &[target]),
+                    };
+                    let mut stmts = vec![relationships::lock_stmt(b, &[target, writer]), relationships::read_stmt(b, writer, &[target]), write];
+                    stmts.extend(counters.stmt(b));
+                    f.transaction(stmts).await?;
                 }
             }
             Workload::W7Page1 | Workload::W7 => {
                 let after = (w == Workload::W7).then_some(self.deep.as_str());
                 let top = UserId(f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?[0]);
-                f.rows(follows::pages_stmt(b, Side::Followers, &[(top, page(20, after, None, None))])).await?;
+                f.rows(follows::pages_stmt(b, &[(followers(top), page(20, after, None, None))])).await?;
             }
         }
         Ok(())
@@ -251,25 +259,27 @@ impl Ctx {
         let user = |id: i64| UserId(id);
         match w {
             Workload::W1 => users::find_by_username_stmt(b, &dataset::username(self.users / 2)),
-            Workload::W2 | Workload::W7Page1 => follows::pages_stmt(b, Side::Followers, &[(self.top.0, first20)]),
+            Workload::W2 | Workload::W7Page1 => follows::pages_stmt(b, &[(followers(self.top.0), first20)]),
             Workload::W3 => feed::walk_stmt(b, user(HEAVY), self.plan.window, &first20),
             Workload::W3Follows10 => feed::merge_stmt(b, user(FOLLOWS10), &first20),
             Workload::W3Follows200 => feed::walk_stmt(b, user(FOLLOWS200), self.plan.window, &first20),
             Workload::W4 => {
-                users::find_by_username_seen_by_stmt(b, &dataset::username(self.users / 2), user(self.users / 3))
+                relationships::find_by_username_seen_by_stmt(b, &dataset::username(self.users / 2), user(self.users / 3))
             }
-            Workload::W5 => match EdgeWrite::new(b, user(*self.writers.start()), self.top.0, EdgeChange::Follow) {
-                EdgeWrite::OneStatement(stmt) => stmt,
-                EdgeWrite::Transaction { edge, .. } => edge,
-            },
+            Workload::W5 => relationships::read_stmt(b, user(*self.writers.start()), &[self.top.0]),
             Workload::W6 => {
                 feed::walk_stmt(b, user(HEAVY), self.plan.window, &page(0, None, Some(20), Some(&self.newest)))
             }
             Workload::W7 => {
-                follows::pages_stmt(b, Side::Followers, &[(self.top.0, page(20, Some(&self.deep), None, None))])
+                follows::pages_stmt(b, &[(followers(self.top.0), page(20, Some(&self.deep), None, None))])
             }
         }
     }
+}
+
+/// The unfiltered followers list of `owner`.
+fn followers(owner: UserId) -> List {
+    List { owner, side: Side::Followers, filter: Filter::default() }
 }
 
 /// The cursor after page `pages` of the top account's followers, walked

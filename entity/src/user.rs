@@ -23,6 +23,23 @@ pub struct Model {
     pub followers_count: i64,
     pub following_count: i64,
     pub posts_count: i64,
+    /// Who may follow this account.
+    pub follow_policy: FollowPolicy,
+    /// Whether its followers and following lists are shown only to itself.
+    pub network_hidden: bool,
+}
+
+/// Who may follow an account: anyone at once (`Open`), anyone who asks and
+/// is approved (`Approval`), or nobody new (`Closed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(8))")]
+pub enum FollowPolicy {
+    #[sea_orm(string_value = "OPEN")]
+    Open,
+    #[sea_orm(string_value = "APPROVAL")]
+    Approval,
+    #[sea_orm(string_value = "CLOSED")]
+    Closed,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_create_tables;
 mod m20261121_000002_posts_by_time;
 mod m20261122_000003_email_key;
+mod m20261130_000004_relationships;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_create_tables::Migration),
             Box::new(m20261121_000002_posts_by_time::Migration),
             Box::new(m20261122_000003_email_key::Migration),
+            Box::new(m20261130_000004_relationships::Migration),
         ]
     }
 }

@@ -14,9 +14,14 @@ pub enum StoreError {
     /// A write broke a constraint that a client can break (a taken name).
     #[error("the write conflicts with {0:?}")]
     Conflict(Constraint),
-    /// A row the operation needs is not there.
+    /// A row the operation needs is not there (the message says which, for
+    /// the client).
     #[error("not found: {0}")]
     NotFound(&'static str),
+    /// The relationship rules refuse the write (a block, a closed account);
+    /// the message says why, for the client.
+    #[error("refused: {0}")]
+    Refused(&'static str),
     /// The database cannot be reached (down, restarting, no free
     /// connection within the acquire timeout): retrying later may work.
     #[error("database unavailable: {0}")]
@@ -46,8 +51,10 @@ impl From<DbErr> for StoreError {
             E::Database(db) => match db.code().as_deref() {
                 // query_canceled: statement_timeout.
                 Some("57014") => StoreError::TimedOut,
-                // admin_shutdown, crash_shutdown, cannot_connect_now.
-                Some("57P01" | "57P02" | "57P03") => StoreError::Unavailable(err),
+                // admin_shutdown, crash_shutdown, cannot_connect_now; and
+                // serialization_failure, deadlock_detected: the transaction
+                // was rolled back whole and may be retried.
+                Some("57P01" | "57P02" | "57P03" | "40001" | "40P01") => StoreError::Unavailable(err),
                 _ => StoreError::Db(err),
             },
             _ => StoreError::Db(err),

@@ -14,6 +14,12 @@
 //!   ([`merge_stmt`]). Cheap for few followees; this is the only way for
 //!   narrow viewers.
 //!
+//! Followees the viewer hid from their feed (`follows.hidden_from_feed`)
+//! are left out by both plans, through the partial index follows_feed_idx
+//! (follower_id, followed_id) WHERE NOT hidden_from_feed, so the probe stays
+//! index-only. Blocked accounts need nothing here: a block ends follows
+//! both ways, and none can begin while it lasts.
+//!
 //! Never `user_id = me OR user_id IN (...)` over the whole table, nor an
 //! AND/OR cursor chain: both make PostgreSQL scan all posts.
 
@@ -143,7 +149,7 @@ fn with_authors(backend: DbBackend, extra: &str, feed: impl FnOnce(&mut Sql)) ->
 /// window's last row (`rn` = `window`) as a sentinel.
 pub fn walk_stmt(backend: DbBackend, viewer: UserId, window: i64, page: &PageRequest) -> Statement {
     with_authors(backend, "f.rn AS rn, ", |sql| {
-        let dir = if page.from_end { "ASC" } else { "DESC" };
+        let dir = if page.reads_descending() { "DESC" } else { "ASC" };
         sql.push(&format!(
             "SELECT id, user_id, body, created_at, rn FROM (SELECT id, user_id, body, created_at, \
              ROW_NUMBER() OVER (ORDER BY created_at {dir}, id {dir}) AS rn FROM posts WHERE 1 = 1"
@@ -158,7 +164,7 @@ pub fn walk_stmt(backend: DbBackend, viewer: UserId, window: i64, page: &PageReq
             .bind(viewer)
             .push(" OR (SELECT 1 FROM follows WHERE follower_id = ")
             .bind(viewer)
-            .push(" AND followed_id = recent.user_id) = 1 OR rn = ")
+            .push(" AND followed_id = recent.user_id AND NOT hidden_from_feed) = 1 OR rn = ")
             .bind(window);
         if backend == DbBackend::Postgres {
             sql.order_limit("created_at", "id", page, page.limit as i64 + 1);
@@ -180,7 +186,7 @@ pub fn merge_stmt(backend: DbBackend, viewer: UserId, page: &PageRequest) -> Sta
         if backend == DbBackend::Postgres {
             sql.push("SELECT p.id, p.user_id, p.body, p.created_at FROM (SELECT followed_id AS uid FROM follows WHERE follower_id = ")
                 .bind(viewer)
-                .push(" UNION ALL SELECT CAST(")
+                .push(" AND NOT hidden_from_feed UNION ALL SELECT CAST(")
                 .bind(viewer)
                 .push(" AS BIGINT)) f CROSS JOIN LATERAL (SELECT id, user_id, body, created_at FROM posts WHERE user_id = f.uid");
             sql.keyset("created_at", "id", page);
@@ -190,7 +196,7 @@ pub fn merge_stmt(backend: DbBackend, viewer: UserId, page: &PageRequest) -> Sta
             // SQLite has no LATERAL; it runs this as a loop over the authors.
             sql.push("SELECT id, user_id, body, created_at FROM posts WHERE user_id IN (SELECT followed_id FROM follows WHERE follower_id = ")
                 .bind(viewer)
-                .push(" UNION ALL SELECT CAST(")
+                .push(" AND NOT hidden_from_feed UNION ALL SELECT CAST(")
                 .bind(viewer)
                 .push(" AS BIGINT))");
             sql.keyset("created_at", "id", page);

@@ -1,17 +1,25 @@
-//! Follow edges: idempotent follow and unfollow (with the counters on both
-//! users moved atomically with the edge), relationship checks in batches,
-//! and follower/following pages for many users in one statement.
-
-use std::collections::HashMap;
+//! Followers and following lists: pages for many lists in one statement,
+//! filtered and ordered by the follow record ([`Filter`], ascending or
+//! descending follow date), and their filtered counts. The writes that
+//! create and end follows are in [`crate::relationships`].
+//!
+//! Every page walks one index range, `follows (owner, created_at, other)`,
+//! in either direction from the cursor: a filter adds per-row probes
+//! (the other user's row for the username prefix; follows' primary key for
+//! "mutual" and "followed by the viewer"), never a sort, so a page reads at
+//! most the owner's list (its follower or following count) and usually
+//! about page size ÷ the share of rows that pass. Counts under a filter
+//! read the same range once; the count of "followed by the viewer" is read
+//! from the viewer's own follows when they are fewer (known followers).
+//! docs/PERFORMANCE.md has the EXPLAIN of each at dataset M.
 
 use chrono::{DateTime, Utc};
 use entity::{user, UserId};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
 use crate::error::StoreResult;
 use crate::page::{Page, PageRequest};
 use crate::sql::{split_pages, union_all, Sql};
-use crate::{begin_write, now};
 
 /// Which list of a user: the people following them, or the people they follow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -30,221 +38,149 @@ impl Side {
     }
 }
 
+/// What a list keeps (every part optional; all given must hold).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Filter {
+    /// Lower-case prefix of the other user's username.
+    pub username_prefix: Option<String>,
+    /// Follows that began strictly after / before.
+    pub followed_after: Option<DateTime<Utc>>,
+    pub followed_before: Option<DateTime<Utc>>,
+    /// true: only users in a follow both ways with the owner; false: only
+    /// one way.
+    pub mutual: Option<bool>,
+    /// (viewer, true): only users the viewer follows; (viewer, false): only
+    /// users the viewer does not follow.
+    pub followed_by: Option<(UserId, bool)>,
+}
+
+impl Filter {
+    /// Whether the filter keeps everything.
+    pub fn is_empty(&self) -> bool {
+        *self == Filter::default()
+    }
+}
+
+/// One list to read a page of.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct List {
+    pub owner: UserId,
+    pub side: Side,
+    pub filter: Filter,
+}
+
 /// One entry of a followers/following list: the other user (the whole row,
-/// read in the same statement) and since when.
+/// read in the same statement), since when, and the follower's
+/// `hidden_from_feed` on that follow.
 #[derive(Clone, Debug)]
 pub struct Edge {
     pub user: user::Model,
     pub followed_at: DateTime<Utc>,
+    pub hidden_from_feed: bool,
 }
 
-/// What a write does to the edge `follower -> followed`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EdgeChange {
-    /// Create it if absent.
-    Follow,
-    /// Remove it if present.
-    Unfollow,
-}
-
-impl EdgeChange {
-    /// How much the counters move when the edge did change.
-    fn delta(self) -> i64 {
-        match self {
-            EdgeChange::Follow => 1,
-            EdgeChange::Unfollow => -1,
-        }
-    }
-}
-
-/// How an edge write runs on a backend. The server runs it in
-/// [`change`]; the benchmark's floor runs the same statements raw.
-pub enum EdgeWrite {
-    /// PostgreSQL: the edge write and, only if it changed a row, the
-    /// counters, as one statement (a data-modifying CTE: atomic by itself,
-    /// one round trip instead of four) returning the fresh user rows.
-    OneStatement(Statement),
-    /// SQLite: inside a transaction that takes the write lock first, `edge`;
-    /// then, only if it changed a row, `counters` (returning the fresh rows).
-    Transaction { edge: Statement, counters: Statement },
-}
-
-impl EdgeWrite {
-    pub fn new(backend: DbBackend, follower: UserId, followed: UserId, change: EdgeChange) -> Self {
-        match backend {
-            DbBackend::Postgres => EdgeWrite::OneStatement(change_stmt(backend, follower, followed, change)),
-            _ => EdgeWrite::Transaction {
-                edge: edge_stmt(backend, follower, followed, change),
-                counters: move_counters_stmt(backend, follower, followed, change),
-            },
-        }
-    }
-}
-
-/// Creates or removes the edge, idempotently. When that changed something,
-/// returns both users' fresh rows (counters moved); `None` when there was
-/// nothing to do. Two racing follows of one pair leave one row: the loser's
-/// insert waits on the primary key and then does nothing, and only the
-/// winner moves the counters.
-pub async fn change(
-    db: &DatabaseConnection,
-    follower: UserId,
-    followed: UserId,
-    change: EdgeChange,
-) -> StoreResult<Option<Vec<user::Model>>> {
-    match EdgeWrite::new(db.get_database_backend(), follower, followed, change) {
-        EdgeWrite::OneStatement(stmt) => {
-            let rows = user::Model::find_by_statement(stmt).all(db).await?;
-            Ok((!rows.is_empty()).then_some(rows))
-        }
-        EdgeWrite::Transaction { edge, counters } => {
-            let txn = begin_write(db).await?;
-            let rows = match txn.execute_raw(edge).await?.rows_affected() == 1 {
-                true => Some(user::Model::find_by_statement(counters).all(&txn).await?),
-                false => None,
-            };
-            txn.commit().await?;
-            Ok(rows)
-        }
-    }
-}
-
-fn edge_stmt(backend: DbBackend, follower: UserId, followed: UserId, change: EdgeChange) -> Statement {
-    let mut sql = Sql::new(backend);
-    push_edge_write(&mut sql, follower, followed, change);
-    sql.build()
-}
-
-fn push_edge_write(sql: &mut Sql, follower: UserId, followed: UserId, change: EdgeChange) {
-    match change {
-        EdgeChange::Follow => sql
-            .push("INSERT INTO follows (follower_id, followed_id, created_at) VALUES (")
-            .bind(follower)
-            .push(", ")
-            .bind(followed)
-            .push(", ")
-            .bind(now())
-            .push(") ON CONFLICT DO NOTHING"),
-        EdgeChange::Unfollow => sql
-            .push("DELETE FROM follows WHERE follower_id = ")
-            .bind(follower)
-            .push(" AND followed_id = ")
-            .bind(followed),
-    };
-}
-
-/// Both users' counters in one UPDATE (both rows locked in one index order,
-/// so opposite follows cannot deadlock), returning the fresh rows.
-fn move_counters_stmt(backend: DbBackend, follower: UserId, followed: UserId, change: EdgeChange) -> Statement {
-    let by = change.delta();
-    let mut sql = Sql::new(backend);
-    sql.push("UPDATE users SET following_count = following_count + CASE WHEN id = ")
-        .bind(follower)
-        .push(" THEN ")
-        .bind(by)
-        .push(" ELSE 0 END, followers_count = followers_count + CASE WHEN id = ")
-        .bind(followed)
-        .push(" THEN ")
-        .bind(by)
-        .push(" ELSE 0 END WHERE id IN (")
-        .bind(follower)
-        .push(", ")
-        .bind(followed)
-        .push(") RETURNING *");
-    sql.build()
-}
-
-fn change_stmt(backend: DbBackend, follower: UserId, followed: UserId, change: EdgeChange) -> Statement {
-    let by = change.delta();
-    let mut sql = Sql::new(backend);
-    sql.push("WITH changed AS (");
-    push_edge_write(&mut sql, follower, followed, change);
-    sql.push(" RETURNING follower_id, followed_id) UPDATE users SET following_count = following_count + CASE WHEN users.id = changed.follower_id THEN ")
-        .bind(by)
-        .push(" ELSE 0 END, followers_count = followers_count + CASE WHEN users.id = changed.followed_id THEN ")
-        .bind(by)
-        .push(" ELSE 0 END FROM changed WHERE users.id IN (changed.follower_id, changed.followed_id) RETURNING users.*");
-    sql.build()
-}
-
-/// The viewer's relationship with one other user.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Relationship {
-    pub viewer_follows: bool,
-    pub follows_viewer: bool,
-}
-
-/// Both directions between `viewer` and each of `others`, in one statement:
-/// two probes of the follows indexes, one per direction. Users related
-/// neither way are absent from the map.
-pub async fn relationships(
-    db: &impl ConnectionTrait,
-    viewer: UserId,
-    others: &[UserId],
-) -> StoreResult<HashMap<UserId, Relationship>> {
-    let mut out: HashMap<UserId, Relationship> = HashMap::new();
-    if others.is_empty() {
-        return Ok(out);
-    }
-    let rows =
-        PairRow::find_by_statement(relationships_stmt(db.get_database_backend(), viewer, others)).all(db).await?;
-    for PairRow { follower_id: follower, followed_id: followed } in rows {
-        if follower == viewer {
-            out.entry(followed).or_default().viewer_follows = true;
-        } else {
-            out.entry(follower).or_default().follows_viewer = true;
-        }
-    }
-    Ok(out)
-}
-
-#[derive(FromQueryResult)]
-struct PairRow {
-    follower_id: UserId,
-    followed_id: UserId,
-}
-
-pub fn relationships_stmt(backend: DbBackend, viewer: UserId, others: &[UserId]) -> Statement {
-    let mut sql = Sql::new(backend);
-    sql.push("SELECT follower_id, followed_id FROM follows WHERE follower_id = ")
-        .bind(viewer)
-        .push(" AND followed_id IN (")
-        .bind_list(others)
-        .push(") UNION ALL SELECT follower_id, followed_id FROM follows WHERE followed_id = ")
-        .bind(viewer)
-        .push(" AND follower_id IN (")
-        .bind_list(others)
-        .push(")");
-    sql.build()
-}
-
-/// A page of one list per (owner, page) key, all in one statement.
-pub async fn pages(
-    db: &impl ConnectionTrait,
-    side: Side,
-    keys: &[(UserId, PageRequest)],
-) -> StoreResult<Vec<Page<Edge>>> {
-    let rows = db.query_all_raw(pages_stmt(db.get_database_backend(), side, keys)).await?;
+/// A page of each list, all in one statement.
+pub async fn pages(db: &impl ConnectionTrait, keys: &[(List, PageRequest)]) -> StoreResult<Vec<Page<Edge>>> {
+    let rows = db.query_all_raw(pages_stmt(db.get_database_backend(), keys)).await?;
     let mut edges = Vec::with_capacity(rows.len());
     for row in rows {
         let k: i64 = row.try_get("", "k")?;
-        let followed_at = row.try_get("", "followed_at")?;
-        edges.push((k as usize, Edge { user: user::Model::from_query_result(&row, "")?, followed_at }));
+        let edge = Edge {
+            followed_at: row.try_get("", "followed_at")?,
+            hidden_from_feed: row.try_get("", "hidden")?,
+            user: user::Model::from_query_result(&row, "")?,
+        };
+        edges.push((k as usize, edge));
     }
     let pages: Vec<PageRequest> = keys.iter().map(|(_, p)| *p).collect();
     Ok(split_pages(&pages, edges, |e| (e.followed_at, e.user.id.0)))
 }
 
-/// The pages, each a range scan of follows (owner, created_at, other) joined
-/// to the other user's row: the list's users come with it, no second query.
-pub fn pages_stmt(backend: DbBackend, side: Side, keys: &[(UserId, PageRequest)]) -> Statement {
-    let (owner, other) = side.columns();
+/// The pages, each a range scan of follows (owner, created_at, other),
+/// filtered, joined to the other user's row: the list's users come with
+/// it, no second query.
+pub fn pages_stmt(backend: DbBackend, keys: &[(List, PageRequest)]) -> Statement {
     union_all(backend, keys.len(), |sql, i| {
-        let (owner_id, page) = &keys[i];
+        let (list, page) = &keys[i];
+        let (_, other) = list.side.columns();
         sql.push(&format!(
-            "f.created_at AS followed_at, u.* FROM follows f JOIN users u ON u.id = f.{other} WHERE f.{owner} = "
-        ))
-        .bind(*owner_id);
+            "f.created_at AS followed_at, f.hidden_from_feed AS hidden, u.* FROM follows f JOIN users u ON u.id = f.{other}"
+        ));
+        push_where(sql, list);
         sql.keyset("f.created_at", &format!("f.{other}"), page);
+    })
+}
+
+/// ` WHERE f.<owner> = .. AND <filter>`, over `follows f` (and `users u`
+/// joined as the other user when the prefix asks for it).
+fn push_where(sql: &mut Sql, list: &List) {
+    let (owner, other) = list.side.columns();
+    let filter = &list.filter;
+    sql.push(&format!(" WHERE f.{owner} = ")).bind(list.owner);
+    if let Some(prefix) = &filter.username_prefix {
+        sql.push(" AND lower(u.username) LIKE ").bind(like_prefix(prefix)).push(" ESCAPE '\\'");
+    }
+    if let Some(at) = filter.followed_after {
+        sql.push(" AND f.created_at > ").bind(at);
+    }
+    if let Some(at) = filter.followed_before {
+        sql.push(" AND f.created_at < ").bind(at);
+    }
+    if let Some(mutual) = filter.mutual {
+        // The reverse edge: (other -> owner) for a following list,
+        // (owner -> other) for a followers list; the same expression.
+        sql.push(if mutual { " AND EXISTS" } else { " AND NOT EXISTS" });
+        sql.push(" (SELECT 1 FROM follows m WHERE m.follower_id = f.followed_id AND m.followed_id = f.follower_id)");
+    }
+    if let Some((viewer, wanted)) = filter.followed_by {
+        sql.push(if wanted { " AND EXISTS" } else { " AND NOT EXISTS" });
+        sql.push(" (SELECT 1 FROM follows v WHERE v.follower_id = ").bind(viewer);
+        sql.push(&format!(" AND v.followed_id = f.{other})"));
+    }
+}
+
+/// A LIKE pattern for a prefix, its wildcards escaped (`_` is legal in
+/// usernames).
+pub fn like_prefix(prefix: &str) -> String {
+    prefix.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_") + "%"
+}
+
+/// How many entries each filtered list has, in one statement. With each
+/// list, whether to count it from the viewer's follows: worth it for a
+/// `followed_by: (viewer, true)` filter when the viewer follows fewer
+/// accounts than the list holds (the caller knows both counts); the count
+/// then walks the viewer's follows, probing follows' primary key.
+pub async fn counts(db: &impl ConnectionTrait, keys: &[(List, bool)]) -> StoreResult<Vec<i64>> {
+    let rows = db.query_all_raw(counts_stmt(db.get_database_backend(), keys)).await?;
+    let mut out = vec![0; keys.len()];
+    for row in rows {
+        let k: i64 = row.try_get("", "k")?;
+        if let Some(slot) = out.get_mut(k as usize) {
+            *slot = row.try_get("", "n")?;
+        }
+    }
+    Ok(out)
+}
+
+/// `keys`: each list, and whether to count it from the viewer's follows
+/// (only for a `followed_by: (viewer, true)` filter).
+pub fn counts_stmt(backend: DbBackend, keys: &[(List, bool)]) -> Statement {
+    union_all(backend, keys.len(), |sql, i| {
+        let (list, from_viewer) = &keys[i];
+        let (_, other) = list.side.columns();
+        sql.push("COUNT(*) AS n FROM follows f");
+        if list.filter.username_prefix.is_some() {
+            sql.push(&format!(" JOIN users u ON u.id = f.{other}"));
+        }
+        match (from_viewer, list.filter.followed_by) {
+            (true, Some((viewer, true))) => {
+                // Each of the viewer's follows, probing (other, owner) or
+                // (owner, other) in follows' primary key.
+                sql.push(&format!(" JOIN follows v ON v.followed_id = f.{other} AND v.follower_id = ")).bind(viewer);
+                let rest = List { filter: Filter { followed_by: None, ..list.filter.clone() }, ..list.clone() };
+                push_where(sql, &rest);
+            }
+            _ => push_where(sql, list),
+        }
     })
 }

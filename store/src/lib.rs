@@ -5,7 +5,10 @@
 //!
 //! A tour:
 //! - [`users`], [`sessions`], [`follows`], [`posts`], [`feed`], [`counters`]:
-//!   one module per thing stored, each with its reads and writes. Functions
+//!   one module per thing stored, each with its reads and writes;
+//!   [`relationships`]: follows, requests and blocks between two accounts,
+//!   read as one [`relationships::Relationship`] and written under one
+//!   lock; [`suggestions`]: whom to follow. Functions
 //!   take `&impl ConnectionTrait` so they run alike on the pool or inside a
 //!   transaction; a write that touches several rows opens its own
 //!   transaction with [`begin_write`] (callers never hold one).
@@ -13,7 +16,7 @@
 //!   runs them through SeaORM, and the benchmark's raw-SQL floor runs the
 //!   very same statements through sqlx. Where a read or write takes more
 //!   than one statement, or a choice between them, the module exposes that
-//!   plan ([`feed::FeedPlan`], [`follows::EdgeWrite`]) for both to follow.
+//!   plan ([`feed::FeedPlan`]) for both to follow.
 //! - [`sql`]: the statement builder and the keyset pieces every page
 //!   shares; [`page`]: cursors, page requests and pages; [`error`]:
 //!   `StoreError`, with the constraints a client can break.
@@ -34,8 +37,10 @@ pub mod feed;
 pub mod follows;
 pub mod page;
 pub mod posts;
+pub mod relationships;
 pub mod sessions;
 pub mod sql;
+pub mod suggestions;
 pub mod users;
 
 use std::time::Duration;
@@ -49,7 +54,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-pub use entity::{post, user, PostId, UserId};
+pub use entity::{post, user, FollowPolicy, PostId, UserId};
 pub use error::{StoreError, StoreResult};
 pub use page::{Cursor, Page, PageRequest};
 pub use sea_orm::DatabaseConnection;

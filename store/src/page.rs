@@ -10,16 +10,36 @@ use chrono::{DateTime, Utc};
 
 /// A position in a list ordered by (timestamp, id): the keyset key of a row.
 /// Microsecond precision, the precision PostgreSQL stores. Encoded for
-/// clients as an opaque string, `base64url("k:<micros>:<id>")`.
+/// clients as an opaque string, `base64url("k:<micros>:<id>")`, or
+/// `base64url("k:<micros>:<id>:<scope>")` for a list read under an order or
+/// filter: `scope` names them (see [`scope_of`]), so a cursor is refused by
+/// a list read under another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Cursor {
     pub micros: i64,
     pub id: i64,
+    /// 0 for a list in its default order, unfiltered.
+    pub scope: u64,
+}
+
+/// A scope for cursors: 0 for `""` (the default order, no filter), else a
+/// non-zero 64-bit digest of the description.
+pub fn scope_of(description: &str) -> u64 {
+    use sha2::{Digest, Sha256};
+    if description.is_empty() {
+        return 0;
+    }
+    let digest = Sha256::digest(description.as_bytes());
+    u64::from_be_bytes(digest[..8].try_into().unwrap_or_default()).max(1)
 }
 
 impl Cursor {
     pub fn new(at: DateTime<Utc>, id: i64) -> Self {
-        Cursor { micros: at.timestamp_micros(), id }
+        Cursor { micros: at.timestamp_micros(), id, scope: 0 }
+    }
+
+    pub fn scoped(self, scope: u64) -> Self {
+        Cursor { scope, ..self }
     }
 
     pub fn at(&self) -> DateTime<Utc> {
@@ -27,7 +47,10 @@ impl Cursor {
     }
 
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("k:{}:{}", self.micros, self.id))
+        match self.scope {
+            0 => URL_SAFE_NO_PAD.encode(format!("k:{}:{}", self.micros, self.id)),
+            scope => URL_SAFE_NO_PAD.encode(format!("k:{}:{}:{scope:x}", self.micros, self.id)),
+        }
     }
 
     /// The cursor `encode` wrote; `None` for anything else.
@@ -35,24 +58,32 @@ impl Cursor {
         let raw = URL_SAFE_NO_PAD.decode(cursor).ok()?;
         let text = String::from_utf8(raw).ok()?;
         let mut parts = text.split(':');
-        let (Some("k"), Some(micros), Some(id), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some("k"), Some(micros), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
             return None;
+        };
+        let scope = match (parts.next(), parts.next()) {
+            (None, None) => 0,
+            (Some(scope), None) => u64::from_str_radix(scope, 16).ok()?,
+            _ => return None,
         };
         let micros: i64 = micros.parse().ok()?;
         let id: i64 = id.parse().ok()?;
         // Out-of-range timestamps would not survive the round trip.
         DateTime::from_timestamp_micros(micros)?;
-        let decoded = Cursor { micros, id };
+        let decoded = Cursor { micros, id, scope };
         // One spelling per cursor (no `+7`, `07` or padding).
         (decoded.encode() == cursor).then_some(decoded)
     }
 }
 
 /// One page of a list to read: how many rows, between which cursors, and
-/// from which end.
+/// from which end. A list is newest first unless `ascending`, and "after" a
+/// cursor means further along the list in its order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PageRequest {
     pub limit: u64,
+    /// The list runs oldest first.
+    pub ascending: bool,
     /// Only rows older than this (strictly after it in list order).
     pub after: Option<Cursor>,
     /// Only rows newer than this (strictly before it in list order).
@@ -65,12 +96,24 @@ pub struct PageRequest {
 impl PageRequest {
     /// The newest `limit` rows (of those after `after`, if set).
     pub fn first(limit: u64) -> Self {
-        PageRequest { limit, after: None, before: None, from_end: false }
+        PageRequest { limit, ascending: false, after: None, before: None, from_end: false }
     }
 
     /// The oldest `limit` rows (of those before `before`, if set).
     pub fn last(limit: u64) -> Self {
-        PageRequest { limit, after: None, before: None, from_end: true }
+        PageRequest { limit, ascending: false, after: None, before: None, from_end: true }
+    }
+
+    /// The same page of the list in the opposite order (oldest first).
+    pub fn ascending(self, ascending: bool) -> Self {
+        PageRequest { ascending, ..self }
+    }
+
+    /// Whether the query reads the (timestamp, id) key in descending order:
+    /// a newest-first list read from its start, or an oldest-first list
+    /// read from its end.
+    pub fn reads_descending(&self) -> bool {
+        self.ascending == self.from_end
     }
 
     pub fn after(self, cursor: Option<Cursor>) -> Self {
@@ -123,13 +166,18 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
-        let c = Cursor { micros: 1_700_000_000_123_456, id: 7 };
+        let c = Cursor { micros: 1_700_000_000_123_456, id: 7, scope: 0 };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        let scoped = c.scoped(scope_of("order=ASC"));
+        assert_eq!(Cursor::decode(&scoped.encode()), Some(scoped));
+        assert_ne!(scoped.encode(), c.encode());
         for bad in [
             "",
             "abc",
             &URL_SAFE_NO_PAD.encode("k:1"),
-            &URL_SAFE_NO_PAD.encode("k:1:2:3"),
+            &URL_SAFE_NO_PAD.encode("k:1:2:3:4"),
+            &URL_SAFE_NO_PAD.encode("k:1:2:03"),
+            &URL_SAFE_NO_PAD.encode("k:1:2:"),
             &URL_SAFE_NO_PAD.encode("k:+1:2"),
             &URL_SAFE_NO_PAD.encode("k:1:02"),
             &format!("{}=", c.encode()),
@@ -150,8 +198,8 @@ mod tests {
         }
 
         #[test]
-        fn every_cursor_round_trips(micros in -8_000_000_000_000_000i64..8_000_000_000_000_000, id in proptest::num::i64::ANY) {
-            let c = Cursor { micros, id };
+        fn every_cursor_round_trips(micros in -8_000_000_000_000_000i64..8_000_000_000_000_000, id in proptest::num::i64::ANY, scope in proptest::num::u64::ANY) {
+            let c = Cursor { micros, id, scope };
             proptest::prop_assert_eq!(Cursor::decode(&c.encode()), Some(c));
         }
     }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use entity::{post, PostId, UserId};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, Statement,
 };
 
 use crate::error::{StoreError, StoreResult};
@@ -26,7 +26,7 @@ pub async fn create(db: &DatabaseConnection, author: UserId, body: &str) -> Stor
     let post = post::Model::find_by_statement(sql.build())
         .one(&txn)
         .await?
-        .ok_or(StoreError::NotFound("the row INSERT ... RETURNING wrote"))?;
+        .ok_or(StoreError::Db(DbErr::RecordNotInserted))?;
     bump_posts_count(&txn, author, 1).await?;
     txn.commit().await?;
     Ok(post)
@@ -66,9 +66,15 @@ struct PostRow {
 }
 
 /// A page of posts per (author, page) key, all in one statement; each branch
-/// is a range scan of posts (user_id, created_at, id).
-pub async fn pages(db: &impl ConnectionTrait, keys: &[(UserId, PageRequest)]) -> StoreResult<Vec<Page<post::Model>>> {
-    let rows = PostRow::find_by_statement(pages_stmt(db.get_database_backend(), keys)).all(db).await?;
+/// is a range scan of posts (user_id, created_at, id). With a `viewer`,
+/// an author in a block with them either way has an empty page (two probes
+/// of blocks' keys per branch, run once).
+pub async fn pages(
+    db: &impl ConnectionTrait,
+    viewer: Option<UserId>,
+    keys: &[(UserId, PageRequest)],
+) -> StoreResult<Vec<Page<post::Model>>> {
+    let rows = PostRow::find_by_statement(pages_stmt(db.get_database_backend(), viewer, keys)).all(db).await?;
     let rows = rows
         .into_iter()
         .map(|r| (r.k as usize, post::Model { id: r.id, user_id: r.user_id, body: r.body, created_at: r.created_at }))
@@ -77,10 +83,21 @@ pub async fn pages(db: &impl ConnectionTrait, keys: &[(UserId, PageRequest)]) ->
     Ok(split_pages(&pages, rows, |p| (p.created_at, p.id.0)))
 }
 
-pub fn pages_stmt(backend: DbBackend, keys: &[(UserId, PageRequest)]) -> Statement {
+pub fn pages_stmt(backend: DbBackend, viewer: Option<UserId>, keys: &[(UserId, PageRequest)]) -> Statement {
     union_all(backend, keys.len(), |sql, i| {
         let (author, page) = &keys[i];
         sql.push("id, user_id, body, created_at FROM posts WHERE user_id = ").bind(*author);
+        if let Some(viewer) = viewer.filter(|v| v != author) {
+            sql.push(" AND NOT EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ")
+                .bind(viewer)
+                .push(" AND blocked_id = ")
+                .bind(*author)
+                .push(") AND NOT EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ")
+                .bind(*author)
+                .push(" AND blocked_id = ")
+                .bind(viewer)
+                .push(")");
+        }
         sql.keyset("created_at", "id", page);
     })
 }

@@ -56,19 +56,21 @@ impl Sql {
     /// comparison lets PostgreSQL and SQLite seek straight into an index on
     /// (ts, id); an AND/OR chain would not.
     pub fn bounds(&mut self, ts: &str, id: &str, page: &PageRequest) -> &mut Self {
+        // Further along a newest-first list is older (smaller keys).
+        let (further, nearer) = if page.ascending { (">", "<") } else { ("<", ">") };
         if let Some(after) = page.after {
-            self.push(&format!(" AND ({ts}, {id}) < (")).bind(after.at()).push(", ").bind(after.id).push(")");
+            self.push(&format!(" AND ({ts}, {id}) {further} (")).bind(after.at()).push(", ").bind(after.id).push(")");
         }
         if let Some(before) = page.before {
-            self.push(&format!(" AND ({ts}, {id}) > (")).bind(before.at()).push(", ").bind(before.id).push(")");
+            self.push(&format!(" AND ({ts}, {id}) {nearer} (")).bind(before.at()).push(", ").bind(before.id).push(")");
         }
         self
     }
 
-    /// Appends the ORDER BY of a list newest first (oldest first for
-    /// `last`, which reads from the far end) and a LIMIT.
+    /// Appends the ORDER BY of the list's order (reversed for `last`, which
+    /// reads from the far end) and a LIMIT.
     pub fn order_limit(&mut self, ts: &str, id: &str, page: &PageRequest, limit: i64) -> &mut Self {
-        let dir = if page.from_end { "ASC" } else { "DESC" };
+        let dir = if page.reads_descending() { "DESC" } else { "ASC" };
         self.push(&format!(" ORDER BY {ts} {dir}, {id} {dir} LIMIT ")).bind(limit)
     }
 
@@ -83,16 +85,16 @@ impl Sql {
     }
 }
 
-/// Sorts rows of one page into query order (newest first, or oldest first
-/// for `last`), by their keyset key. Used after a UNION ALL, whose branches
-/// SQL does not promise to keep in order.
+/// Sorts rows of one page into query order (the order of
+/// [`Sql::order_limit`]), by their keyset key. Used after a UNION ALL, whose
+/// branches SQL does not promise to keep in order.
 pub fn sort_for_page<T>(rows: &mut [T], page: &PageRequest, key: impl Fn(&T) -> (DateTime<Utc>, i64)) {
     rows.sort_by(|a, b| {
         let ord = key(b).cmp(&key(a));
-        if page.from_end {
-            ord.reverse()
-        } else {
+        if page.reads_descending() {
             ord
+        } else {
+            ord.reverse()
         }
     });
 }

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use crate::error::{on_constraint, StoreResult};
-use crate::follows::Relationship;
+use crate::follows::like_prefix;
 use crate::page::{Page, PageRequest};
 use crate::sessions::TokenHash;
 use crate::sql::Sql;
@@ -33,36 +33,6 @@ pub fn find_by_username_stmt(backend: DbBackend, username: &str) -> Statement {
     sql.build()
 }
 
-/// A user by username together with the viewer's relationship with them,
-/// in one statement (for `user(username:) { viewerIsFollowing ... }`).
-pub async fn find_by_username_seen_by(
-    db: &impl ConnectionTrait,
-    username: &str,
-    viewer: UserId,
-) -> StoreResult<Option<(user::Model, Relationship)>> {
-    let stmt = find_by_username_seen_by_stmt(db.get_database_backend(), username, viewer);
-    let Some(row) = db.query_one_raw(stmt).await? else {
-        return Ok(None);
-    };
-    let relationship = Relationship {
-        viewer_follows: row.try_get::<i64>("", "viewer_follows")? > 0,
-        follows_viewer: row.try_get::<i64>("", "follows_viewer")? > 0,
-    };
-    Ok(Some((user::Model::from_query_result(&row, "")?, relationship)))
-}
-
-pub fn find_by_username_seen_by_stmt(backend: DbBackend, username: &str, viewer: UserId) -> Statement {
-    let mut sql = Sql::new(backend);
-    sql.push("SELECT users.*, (SELECT COUNT(*) FROM follows WHERE follower_id = ")
-        .bind(viewer)
-        .push(" AND followed_id = users.id) AS viewer_follows, (SELECT COUNT(*) FROM follows WHERE follower_id = users.id AND followed_id = ")
-        .bind(viewer)
-        .push(") AS follows_viewer FROM users WHERE lower(username) = lower(")
-        .bind(username)
-        .push(")");
-    sql.build()
-}
-
 /// A login is a username (ASCII, case-insensitive) or an email (compared
 /// by its key: NFKC, lower case).
 pub async fn find_by_login(db: &impl ConnectionTrait, login: &str) -> StoreResult<Option<user::Model>> {
@@ -84,9 +54,7 @@ pub async fn list(
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT * FROM users WHERE 1 = 1");
     if let Some(prefix) = prefix {
-        // Escape LIKE's wildcards: `_` is legal in usernames.
-        let pattern = prefix.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_") + "%";
-        sql.push(" AND lower(username) LIKE ").bind(pattern).push(" ESCAPE '\\'");
+        sql.push(" AND lower(username) LIKE ").bind(like_prefix(prefix)).push(" ESCAPE '\\'");
     }
     sql.keyset("created_at", "id", page);
     let rows = user::Model::find_by_statement(sql.build()).all(db).await?;

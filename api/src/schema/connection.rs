@@ -1,12 +1,16 @@
-//! Relay connections: PageInfo and the three connection types of the
-//! contract. Each holds one page already read, with the rows its nodes need;
-//! edges and nodes are two views of it.
+//! Relay connections: PageInfo and the connection types of the contract.
+//! Each holds one page already read, with the rows its nodes need; edges
+//! and nodes are two views of it.
 
-use async_graphql::{Object, SimpleObject};
+use async_graphql::{Context, Object, SimpleObject};
+use chrono::{DateTime, Utc};
 use store::follows::Edge;
-use store::{post, user, Cursor, Page};
+use store::relationships::{Listed, Listing};
+use store::{post, user, Cursor, Page, UserId};
 
-use super::{post::Post, to_int, user::User};
+use super::{db, loaders, post::Post, to_int, user::User};
+use crate::error::ApiResult;
+use crate::loaders::FollowCount;
 
 #[derive(SimpleObject, Clone)]
 pub struct PageInfo {
@@ -27,27 +31,44 @@ impl PageInfo {
     }
 }
 
-fn edge_cursor(e: &Edge) -> Cursor {
-    Cursor::new(e.followed_at, e.user.id.0)
-}
-
 fn post_cursor(p: &post::Model) -> Cursor {
     Cursor::new(p.created_at, p.id.0)
 }
 
-fn user_cursor(u: &user::Model) -> Cursor {
-    Cursor::new(u.created_at, u.id.0)
+/// What a list's `totalCount` answers.
+pub enum Total {
+    /// A stored counter (the unfiltered lists): O(1).
+    Stored(i64),
+    /// A count of the filtered list, read only when asked for (batched).
+    Count(FollowCount),
 }
 
+/// A followers, following or known-followers list.
 pub struct FollowConnection {
     pub page: Page<Edge>,
-    pub total: i64,
+    pub total: Total,
+    /// The scope of the order and filter the page was read under: its
+    /// cursors carry it.
+    pub scope: u64,
+    /// The viewer's own following list: edges show `hiddenFromFeed`.
+    pub own_following: bool,
+}
+
+impl FollowConnection {
+    pub fn empty(scope: u64) -> Self {
+        FollowConnection { page: Page::empty(), total: Total::Stored(0), scope, own_following: false }
+    }
+
+    fn cursor(&self, e: &Edge) -> Cursor {
+        Cursor::new(e.followed_at, e.user.id.0).scoped(self.scope)
+    }
 }
 
 #[Object]
 impl FollowConnection {
     async fn edges(&self) -> Vec<FollowEdge> {
-        self.page.items.iter().cloned().map(FollowEdge).collect()
+        let own = self.own_following;
+        self.page.items.iter().map(|e| FollowEdge { cursor: self.cursor(e), edge: e.clone(), own }).collect()
     }
 
     async fn nodes(&self) -> Vec<User> {
@@ -55,31 +76,43 @@ impl FollowConnection {
     }
 
     async fn page_info(&self) -> PageInfo {
-        PageInfo::of(&self.page, edge_cursor)
+        PageInfo::of(&self.page, |e| self.cursor(e))
     }
 
-    /// All entries of the list, not just this page (a stored counter: O(1)).
-    async fn total_count(&self) -> i32 {
-        to_int(self.total)
+    /// All entries of the list (under its filter, if any), not just this page.
+    async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<i32> {
+        Ok(to_int(match &self.total {
+            Total::Stored(n) => *n,
+            Total::Count(key) => loaders(ctx)?.load_one(key.clone()).await?.unwrap_or(0),
+        }))
     }
 }
 
 /// One follow relationship, seen from one side: node is the other user.
-pub struct FollowEdge(Edge);
+pub struct FollowEdge {
+    cursor: Cursor,
+    edge: Edge,
+    own: bool,
+}
 
 #[Object]
 impl FollowEdge {
     async fn cursor(&self) -> String {
-        edge_cursor(&self.0).encode()
+        self.cursor.encode()
     }
 
     async fn node(&self) -> User {
-        User::new(self.0.user.clone())
+        User::new(self.edge.user.clone())
     }
 
     /// When the follow began.
-    async fn followed_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.0.followed_at
+    async fn followed_at(&self) -> DateTime<Utc> {
+        self.edge.followed_at
+    }
+
+    /// Whether the viewer keeps this account's posts out of their feed. Only on the viewer's own following list; null elsewhere.
+    async fn hidden_from_feed(&self) -> Option<bool> {
+        self.own.then_some(self.edge.hidden_from_feed)
     }
 }
 
@@ -113,7 +146,20 @@ impl PostEdge {
     }
 }
 
-pub struct UserConnection(pub Page<user::Model>);
+/// A list of users, each with its cursor (the user's own key in the
+/// directory, or the time of the block in `blockedUsers`).
+pub struct UserConnection(pub Page<(Cursor, user::Model)>);
+
+impl UserConnection {
+    /// The directory: keyed by account creation.
+    pub fn directory(page: Page<user::Model>) -> Self {
+        UserConnection(page.map(|u| (Cursor::new(u.created_at, u.id.0), u)))
+    }
+
+    pub fn listed(page: Page<Listed>) -> Self {
+        UserConnection(page.map(|l| (Cursor::new(l.at, l.user.id.0), l.user)))
+    }
+}
 
 #[Object]
 impl UserConnection {
@@ -122,23 +168,78 @@ impl UserConnection {
     }
 
     async fn nodes(&self) -> Vec<User> {
-        self.0.items.iter().cloned().map(User::new).collect()
+        self.0.items.iter().map(|(_, u)| User::new(u.clone())).collect()
     }
 
     async fn page_info(&self) -> PageInfo {
-        PageInfo::of(&self.0, user_cursor)
+        PageInfo::of(&self.0, |(c, _)| *c)
     }
 }
 
-pub struct UserEdge(user::Model);
+pub struct UserEdge((Cursor, user::Model));
 
 #[Object]
 impl UserEdge {
     async fn cursor(&self) -> String {
-        user_cursor(&self.0).encode()
+        self.0 .0.encode()
     }
 
     async fn node(&self) -> User {
-        User::new(self.0.clone())
+        User::new(self.0 .1.clone())
+    }
+}
+
+/// Pending follow requests, to the viewer or from them.
+pub struct FollowRequestConnection {
+    pub page: Page<Listed>,
+    pub viewer: UserId,
+    pub listing: Listing,
+}
+
+#[Object]
+impl FollowRequestConnection {
+    async fn edges(&self) -> Vec<FollowRequestEdge> {
+        self.page.items.iter().cloned().map(FollowRequestEdge).collect()
+    }
+
+    async fn nodes(&self) -> Vec<FollowRequest> {
+        self.page.items.iter().cloned().map(FollowRequest).collect()
+    }
+
+    async fn page_info(&self) -> PageInfo {
+        PageInfo::of(&self.page, |l| Cursor::new(l.at, l.user.id.0))
+    }
+
+    /// All pending requests of this list, not just this page.
+    async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<i32> {
+        Ok(to_int(store::relationships::listing_count(db(ctx)?, self.viewer, self.listing).await?))
+    }
+}
+
+pub struct FollowRequestEdge(Listed);
+
+#[Object]
+impl FollowRequestEdge {
+    async fn cursor(&self) -> String {
+        Cursor::new(self.0.at, self.0.user.id.0).encode()
+    }
+
+    async fn node(&self) -> FollowRequest {
+        FollowRequest(self.0.clone())
+    }
+}
+
+/// A pending request to follow.
+pub struct FollowRequest(Listed);
+
+#[Object]
+impl FollowRequest {
+    /// The account that asked (incoming) or was asked (sent).
+    async fn user(&self) -> User {
+        User::new(self.0.user.clone())
+    }
+
+    async fn requested_at(&self) -> DateTime<Utc> {
+        self.0.at
     }
 }

@@ -14,6 +14,7 @@ mod mutation;
 mod node;
 mod post;
 mod query;
+mod relationship;
 mod user;
 
 use async_graphql::{Context, EmptySubscription, Schema};

@@ -3,18 +3,22 @@
 //! request) reads fresh rows.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
-use store::follows::EdgeChange;
+use store::relationships::{self, Written};
 use store::users::NewUser;
-use store::{user, UserId};
+use store::UserId;
 
 use super::post::Post;
+use super::relationship::{FollowPayload, FollowPolicy, FollowStatus, UpdateFollowInput};
 use super::user::User;
 use super::{data, db, loaders, viewer};
 use crate::auth::{hash_password, new_token, verify_password, Account, ClientAddr, SignInGuard};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{decode_post, decode_user, post_id};
-use crate::loaders::{Loaders, PostById, UserById};
+use crate::loaders::{PostById, RelationshipWith, UserById};
 use crate::validate;
+
+/// The most accounts `followMany` / `unfollowMany` take.
+pub const MAX_MANY: usize = 100;
 
 #[derive(InputObject)]
 pub struct SignUpInput {
@@ -36,6 +40,16 @@ pub struct SignInInput {
 pub struct UpdateProfileInput {
     display_name: Option<String>,
     bio: Option<String>,
+    /// Who may follow you. Leaving APPROVAL settles pending requests: to OPEN approves them all, to CLOSED rejects them all.
+    follow_policy: Option<FollowPolicy>,
+    /// Show your followers, following and knownFollowers lists only to yourself.
+    network_hidden: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct DeleteAccountInput {
+    /// The account's password, asked again.
+    password: String,
 }
 
 #[derive(InputObject)]
@@ -48,14 +62,6 @@ pub struct AuthPayload {
     /// Bearer token for the Authorization header.
     token: String,
     user: User,
-}
-
-#[derive(SimpleObject)]
-pub struct FollowPayload {
-    /// The user followed or unfollowed, with fresh counts and relationship fields.
-    user: User,
-    /// The signed-in viewer, with fresh counts.
-    viewer: User,
 }
 
 pub struct Mutation;
@@ -119,7 +125,12 @@ impl Mutation {
             .load_one(UserById(viewer))
             .await?
             .ok_or_else(|| ApiError::Unauthenticated("this account no longer exists".into()))?;
-        let me = store::users::update_profile(db(ctx)?, me, display_name, bio).await?;
+        let db = db(ctx)?;
+        let mut me = store::users::update_profile(db, me, display_name, bio).await?;
+        if input.follow_policy.is_some() || input.network_hidden.is_some() {
+            let policy = input.follow_policy.map(Into::into);
+            me = relationships::set_policy(db, viewer, policy, input.network_hidden).await?;
+        }
         loaders.forget();
         Ok(User::new(me))
     }
@@ -147,43 +158,134 @@ impl Mutation {
         Ok(post_id(post))
     }
 
-    /// Idempotent: following someone already followed succeeds and changes nothing. Following yourself is BAD_USER_INPUT.
+    /// Follows the account by its followPolicy: OPEN at once, APPROVAL by a request (status REQUESTED), CLOSED or blocked FORBIDDEN. Idempotent: following an account already followed succeeds and changes nothing, whatever its policy now. Following yourself is BAD_USER_INPUT.
     async fn follow(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<FollowPayload> {
-        change_follow(ctx, &user_id, EdgeChange::Follow).await
+        let (me, target) = (me(ctx)?, other(ctx, &user_id, "follow")?);
+        one(ctx, relationships::follow(db(ctx)?, me, &[target]).await?).await
     }
 
-    /// Idempotent: unfollowing someone not followed succeeds and changes nothing.
+    /// Ends the viewer's follow, or cancels their pending request. Idempotent: unfollowing someone not followed succeeds and changes nothing.
     async fn unfollow(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<FollowPayload> {
-        change_follow(ctx, &user_id, EdgeChange::Unfollow).await
+        let (me, target) = (me(ctx)?, other(ctx, &user_id, "unfollow")?);
+        one(ctx, relationships::unfollow(db(ctx)?, me, &[target]).await?).await
+    }
+
+    /// Follows each account like `follow`, in one transaction: at most 100 IDs, each checked first; one bad ID (malformed, unknown, yourself, CLOSED, blocked) fails the call with nothing changed. Repeated IDs count once; one payload per distinct ID, in order of first appearance.
+    async fn follow_many(&self, ctx: &Context<'_>, user_ids: Vec<ID>) -> ApiResult<Vec<FollowPayload>> {
+        let (me, targets) = (me(ctx)?, others(ctx, &user_ids, "follow")?);
+        many(ctx, relationships::follow(db(ctx)?, me, &targets).await?).await
+    }
+
+    /// Unfollows (or cancels the request to) each account like `unfollow`, in one transaction, with the rules of followMany.
+    async fn unfollow_many(&self, ctx: &Context<'_>, user_ids: Vec<ID>) -> ApiResult<Vec<FollowPayload>> {
+        let (me, targets) = (me(ctx)?, others(ctx, &user_ids, "unfollow")?);
+        many(ctx, relationships::unfollow(db(ctx)?, me, &targets).await?).await
+    }
+
+    /// Turns the account's pending request into a follow of the viewer, dated now. NOT_FOUND without a pending request. The payload's status is the viewer's own follow of the account; the approved follow shows as relationship.followedBy.
+    async fn approve_follow_request(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<FollowPayload> {
+        let (me, requester) = (me(ctx)?, other(ctx, &user_id, "approve")?);
+        one(ctx, relationships::approve(db(ctx)?, me, requester).await?).await
+    }
+
+    /// Drops the account's pending request. NOT_FOUND without a pending request.
+    async fn reject_follow_request(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<FollowPayload> {
+        let (me, requester) = (me(ctx)?, other(ctx, &user_id, "reject")?);
+        one(ctx, relationships::reject(db(ctx)?, me, requester).await?).await
+    }
+
+    /// Ends the account's follow of the viewer; they may follow again later (a soft block). Idempotent: a non-follower changes nothing.
+    async fn remove_follower(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<FollowPayload> {
+        let (me, follower) = (me(ctx)?, other(ctx, &user_id, "remove")?);
+        one(ctx, relationships::remove_follower(db(ctx)?, me, follower).await?).await
+    }
+
+    /// Blocks the account: ends follows and requests both ways, and until unblock neither may follow or ask to follow the other (FORBIDDEN); neither sees the other's posts in feeds or posts lists. Idempotent. Blocking yourself is BAD_USER_INPUT.
+    async fn block(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<FollowPayload> {
+        let (me, target) = (me(ctx)?, other(ctx, &user_id, "block")?);
+        one(ctx, relationships::block(db(ctx)?, me, target).await?).await
+    }
+
+    /// Lifts the viewer's block. Idempotent: unblocking someone not blocked changes nothing. Follows the block ended stay ended.
+    async fn unblock(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<FollowPayload> {
+        let (me, target) = (me(ctx)?, other(ctx, &user_id, "unblock")?);
+        one(ctx, relationships::unblock(db(ctx)?, me, target).await?).await
+    }
+
+    /// Changes the viewer's follow of the account (only the viewer sees its settings). NOT_FOUND when the viewer does not follow it.
+    async fn update_follow(&self, ctx: &Context<'_>, user_id: ID, input: UpdateFollowInput) -> ApiResult<FollowPayload> {
+        let (me, target) = (me(ctx)?, other(ctx, &user_id, "update a follow of")?);
+        one(ctx, relationships::update_follow(db(ctx)?, me, target, input.hidden_from_feed).await?).await
+    }
+
+    /// Deletes the viewer's account, its posts, sessions, follows, requests and blocks, for good; the counts of everyone it followed or was followed by move. Asks for the password again (UNAUTHENTICATED when wrong).
+    async fn delete_account(&self, ctx: &Context<'_>, input: DeleteAccountInput) -> ApiResult<bool> {
+        let me = viewer(ctx)?.require()?;
+        let guard = data::<SignInGuard>(ctx)?;
+        let attempt = guard.sign_in(Account::User(me.user.id), data::<ClientAddr>(ctx)?.0)?;
+        if !verify_password(guard, input.password, Some(me.user.password_hash.clone())).await? {
+            return Err(ApiError::Unauthenticated("wrong password".into()));
+        }
+        attempt.succeeded();
+        relationships::delete_account(db(ctx)?, me.user.id).await?;
+        loaders(ctx)?.forget();
+        Ok(true)
     }
 }
 
-/// Follows or unfollows an existing other user; the payload has both users
-/// as they are after the write.
-async fn change_follow(ctx: &Context<'_>, user_id: &ID, change: EdgeChange) -> ApiResult<FollowPayload> {
-    let me = viewer(ctx)?.require()?.user.id;
-    let target = decode_user(user_id)?;
-    if target == me {
-        return Err(ApiError::bad_input("you cannot follow yourself"));
+/// The signed-in viewer, or UNAUTHENTICATED.
+fn me(ctx: &Context<'_>) -> ApiResult<UserId> {
+    Ok(viewer(ctx)?.require()?.user.id)
+}
+
+/// Another account's ID: BAD_USER_INPUT when malformed or the viewer's own.
+fn other(ctx: &Context<'_>, id: &ID, verb: &str) -> ApiResult<UserId> {
+    let id = decode_user(id)?;
+    if Some(id) == viewer(ctx)?.id() {
+        return Err(ApiError::bad_input(format!("you cannot {verb} yourself")));
     }
+    Ok(id)
+}
+
+/// The IDs of followMany / unfollowMany: at most [`MAX_MANY`] as sent, each
+/// checked like [`other`], repeats dropped (first appearance kept).
+fn others(ctx: &Context<'_>, ids: &[ID], verb: &str) -> ApiResult<Vec<UserId>> {
+    if ids.len() > MAX_MANY {
+        return Err(ApiError::bad_input(format!("at most {MAX_MANY} IDs per call")));
+    }
+    let mut out: Vec<UserId> = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id = other(ctx, id, verb)?;
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// The payload of a write that named one account.
+async fn one(ctx: &Context<'_>, written: Written) -> ApiResult<FollowPayload> {
+    many(ctx, written).await?.pop().ok_or_else(|| ApiError::internal("a write named one account and told of none"))
+}
+
+/// One payload per account named, from what the write returned: the loaders
+/// forget what they read before it and learn the fresh rows and
+/// relationships, so the payload's fields cost no query.
+async fn many(ctx: &Context<'_>, written: Written) -> ApiResult<Vec<FollowPayload>> {
     let loaders = loaders(ctx)?;
-    if loaders.load_one(UserById(target)).await?.is_none() {
-        return Err(ApiError::not_found("no user has that ID"));
-    }
-    // The rows the write returned when it changed something; otherwise the
-    // rows this request already read (nothing changed them), or read now.
-    if let Some(rows) = store::follows::change(db(ctx)?, me, target, change).await? {
-        loaders.forget();
-        loaders.feed_many(rows.into_iter().map(|u| (UserById(u.id), u))).await;
-    }
-    let (Some(me), Some(them)) = both(loaders, me, target).await? else {
-        return Err(ApiError::not_found("no user has that ID"));
-    };
-    Ok(FollowPayload { user: User::new(them), viewer: User::new(me) })
-}
-
-/// Two users' rows, through the loader (one statement for those not cached).
-async fn both(loaders: &Loaders, a: UserId, b: UserId) -> ApiResult<(Option<user::Model>, Option<user::Model>)> {
-    let mut users = loaders.load_many([UserById(a), UserById(b)]).await?;
-    Ok((users.remove(&UserById(a)), users.remove(&UserById(b))))
+    loaders.forget();
+    let viewer = written.viewer;
+    loaders.feed_one(UserById(viewer.id), viewer.clone()).await;
+    loaders.feed_many(written.outcomes.iter().map(|o| (UserById(o.user.id), o.user.clone()))).await;
+    loaders.feed_many(written.outcomes.iter().map(|o| (RelationshipWith(o.user.id), o.relationship))).await;
+    Ok(written
+        .outcomes
+        .into_iter()
+        .map(|o| FollowPayload {
+            status: FollowStatus::of(&o.relationship),
+            relationship: o.relationship.into(),
+            user: User::new(o.user),
+            viewer: User::new(viewer.clone()),
+        })
+        .collect())
 }

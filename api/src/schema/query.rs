@@ -3,7 +3,9 @@
 use async_graphql::{Context, Object, ID};
 use store::feed::FeedPlan;
 
-use super::connection::{PostConnection, UserConnection};
+use store::relationships::Listing;
+
+use super::connection::{FollowRequestConnection, PostConnection, UserConnection};
 use super::node::Node;
 use super::post::Post;
 use super::user::User;
@@ -39,8 +41,8 @@ impl Query {
         let (db, loaders) = (db(ctx)?, loaders(ctx)?);
         let found = match viewer(ctx)?.id() {
             // Asked how the viewer and this user relate: read it with the user.
-            Some(viewer) if selects(ctx, &["viewerIsFollowing", "followsViewer"]) => {
-                match store::users::find_by_username_seen_by(db, username.trim(), viewer).await? {
+            Some(viewer) if selects(ctx, &["viewerIsFollowing", "followsViewer", "viewerRelationship"]) => {
+                match store::relationships::find_by_username_seen_by(db, username.trim(), viewer).await? {
                     Some((user, relationship)) => {
                         loaders.feed_one(RelationshipWith(user.id), relationship).await;
                         Some(user)
@@ -82,7 +84,7 @@ impl Query {
         // The users are now known: nested fields that reach them (a post's
         // author, a follower who is also listed) need not load them again.
         loaders(ctx)?.feed_many(page.items.iter().map(|u| (UserById(u.id), u.clone()))).await;
-        Ok(UserConnection(page))
+        Ok(UserConnection::directory(page))
     }
 
     /// The signed-in viewer's home feed: their own posts and the posts of everyone
@@ -105,4 +107,72 @@ impl Query {
         loaders(ctx)?.feed_many(page.items.iter().map(|i| (UserById(i.author.id), i.author.clone()))).await;
         Ok(PostConnection(page.map(|i| i.post)))
     }
+
+    /// Requests to follow the viewer, newest first. UNAUTHENTICATED when signed out.
+    #[graphql(complexity = "crate::pagination::cost(first, last, child_complexity)")]
+    async fn follow_requests(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> ApiResult<FollowRequestConnection> {
+        let page = page_request(first, after.as_deref(), last, before.as_deref())?;
+        requests(ctx, Listing::RequestsReceived, page).await
+    }
+
+    /// The viewer's own pending requests, newest first. UNAUTHENTICATED when signed out.
+    #[graphql(complexity = "crate::pagination::cost(first, last, child_complexity)")]
+    async fn sent_follow_requests(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> ApiResult<FollowRequestConnection> {
+        let page = page_request(first, after.as_deref(), last, before.as_deref())?;
+        requests(ctx, Listing::RequestsSent, page).await
+    }
+
+    /// The viewer's blocks, newest first. UNAUTHENTICATED when signed out.
+    #[graphql(complexity = "crate::pagination::cost(first, last, child_complexity)")]
+    async fn blocked_users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> ApiResult<UserConnection> {
+        let me = viewer(ctx)?.require()?.user.id;
+        let page = page_request(first, after.as_deref(), last, before.as_deref())?;
+        let page = store::relationships::listing_page(db(ctx)?, me, Listing::Blocked, &page).await?;
+        loaders(ctx)?.feed_many(page.items.iter().map(|l| (UserById(l.user.id), l.user.clone()))).await;
+        Ok(UserConnection::listed(page))
+    }
+
+    /// Accounts the viewer might follow, best first (at most 50; 10 by default): followed by the most of the viewer's followees, then by the most followers; popular accounts fill in. UNAUTHENTICATED when signed out.
+    #[graphql(complexity = "first.unwrap_or(SUGGESTIONS).clamp(0, 50) as usize * child_complexity + 1")]
+    async fn suggested_users(&self, ctx: &Context<'_>, first: Option<i32>) -> ApiResult<Vec<User>> {
+        let me = viewer(ctx)?.require()?.user.id;
+        let n = first.unwrap_or(SUGGESTIONS);
+        if !(0..=50).contains(&n) {
+            return Err(ApiError::bad_input("`first` takes 0 to 50 suggestions"));
+        }
+        let found = store::suggestions::suggest(db(ctx)?, me, n as u64).await?;
+        loaders(ctx)?.feed_many(found.iter().map(|u| (UserById(u.id), u.clone()))).await;
+        Ok(found.into_iter().map(User::new).collect())
+    }
+}
+
+/// Suggestions when `first` is not given.
+const SUGGESTIONS: i32 = 10;
+
+async fn requests(ctx: &Context<'_>, listing: Listing, page: store::PageRequest) -> ApiResult<FollowRequestConnection> {
+    let me = viewer(ctx)?.require()?.user.id;
+    let page = store::relationships::listing_page(db(ctx)?, me, listing, &page).await?;
+    loaders(ctx)?.feed_many(page.items.iter().map(|l| (UserById(l.user.id), l.user.clone()))).await;
+    Ok(FollowRequestConnection { page, viewer: me, listing })
 }

@@ -2,15 +2,17 @@
 
 use async_graphql::{Context, Object, ID};
 use chrono::{DateTime, Utc};
-use store::follows::{Relationship, Side};
-use store::{user, Page, PageRequest, UserId};
+use store::follows::{List, Side};
+use store::relationships::Relationship;
+use store::{user, Page, UserId};
 
-use super::connection::{FollowConnection, PostConnection};
+use super::connection::{FollowConnection, PostConnection, Total};
+use super::relationship::{self, FollowFilter, FollowPolicy, ListQuery, OrderDirection};
 use super::{loaders, selects, to_int, viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
-use crate::loaders::{FollowPage, PostPage, RelationshipWith, UserById};
-use crate::pagination::page_request;
+use crate::loaders::{FollowCount, FollowPage, PostPage, RelationshipWith, UserById};
+use crate::pagination::{page_request, scoped_page_request};
 
 /// A registered account.
 pub struct User {
@@ -38,18 +40,56 @@ pub async fn load(ctx: &Context<'_>, id: UserId) -> ApiResult<User> {
 /// page is read at all.
 const PAGE_FIELDS: &[&str] = &["edges", "nodes", "pageInfo"];
 
+/// The arguments of a followers, following or known-followers list.
+pub struct ListArgs {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+    pub filter: Option<FollowFilter>,
+    pub order: Option<OrderDirection>,
+}
+
 impl User {
-    async fn follow_list(&self, ctx: &Context<'_>, side: Side, page: PageRequest) -> ApiResult<FollowConnection> {
-        let total = match side {
+    /// A followers or following list: FORBIDDEN to others when the network
+    /// is hidden; its total the stored counter, or a count when filtered.
+    async fn follow_list(&self, ctx: &Context<'_>, side: Side, args: ListArgs) -> ApiResult<FollowConnection> {
+        let viewer = viewer(ctx)?;
+        let me = viewer.id();
+        if self.row.network_hidden && me != Some(self.row.id) {
+            return Err(ApiError::Forbidden("this account keeps its network hidden".into()));
+        }
+        let query = ListQuery::new(args.filter, args.order, me)?;
+        let page = scoped_page_request(
+            args.first,
+            args.after.as_deref(),
+            args.last,
+            args.before.as_deref(),
+            query.scope,
+        )?
+        .ascending(query.ascending);
+        if query.nothing {
+            return Ok(FollowConnection::empty(query.scope));
+        }
+        let stored = match side {
             Side::Followers => self.row.followers_count,
             Side::Following => self.row.following_count,
         };
+        // Count a "followed by the viewer" list from the viewer's follows
+        // when they are the fewer.
+        let from_viewer = viewer.require().is_ok_and(|v| v.user.following_count < stored);
+        let list = List { owner: self.row.id, side, filter: query.filter };
+        let total = match list.filter.is_empty() {
+            true => Total::Stored(stored),
+            false => Total::Count(FollowCount(list.clone(), from_viewer)),
+        };
         let page = if selects(ctx, PAGE_FIELDS) {
-            loaders(ctx)?.load_one(FollowPage(self.row.id, side, page)).await?.unwrap_or_else(Page::empty)
+            loaders(ctx)?.load_one(FollowPage(list, page)).await?.unwrap_or_else(Page::empty)
         } else {
             Page::empty()
         };
-        Ok(FollowConnection { page, total })
+        let own_following = side == Side::Following && me == Some(self.row.id);
+        Ok(FollowConnection { page, total, scope: query.scope, own_following })
     }
 
     /// The viewer's relationship with this user: none when signed out or
@@ -103,8 +143,9 @@ impl User {
         to_int(self.row.posts_count)
     }
 
-    /// Users who follow this user, most recent follow first.
+    /// Users who follow this user, most recent follow first (`order: ASC` for oldest first), filtered by `filter`. FORBIDDEN to others when the network is hidden.
     #[graphql(complexity = "crate::pagination::cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
     async fn followers(
         &self,
         ctx: &Context<'_>,
@@ -112,13 +153,15 @@ impl User {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
+        filter: Option<FollowFilter>,
+        order: Option<OrderDirection>,
     ) -> ApiResult<FollowConnection> {
-        let page = page_request(first, after.as_deref(), last, before.as_deref())?;
-        self.follow_list(ctx, Side::Followers, page).await
+        self.follow_list(ctx, Side::Followers, ListArgs { first, after, last, before, filter, order }).await
     }
 
-    /// Users this user follows, most recent follow first.
+    /// Users this user follows, most recent follow first (`order: ASC` for oldest first), filtered by `filter`. FORBIDDEN to others when the network is hidden.
     #[graphql(complexity = "crate::pagination::cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
     async fn following(
         &self,
         ctx: &Context<'_>,
@@ -126,9 +169,25 @@ impl User {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
+        filter: Option<FollowFilter>,
+        order: Option<OrderDirection>,
     ) -> ApiResult<FollowConnection> {
-        let page = page_request(first, after.as_deref(), last, before.as_deref())?;
-        self.follow_list(ctx, Side::Following, page).await
+        self.follow_list(ctx, Side::Following, ListArgs { first, after, last, before, filter, order }).await
+    }
+
+    /// This user's followers whom the viewer follows, newest follow first ("followed by people you know"); empty when signed out. FORBIDDEN to others when the network is hidden.
+    #[graphql(complexity = "crate::pagination::cost(first, last, child_complexity)")]
+    async fn known_followers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> ApiResult<FollowConnection> {
+        let filter = FollowFilter::followed_by_viewer();
+        self.follow_list(ctx, Side::Followers, ListArgs { first, after, last, before, filter: Some(filter), order: None })
+            .await
     }
 
     /// This user's posts, newest first.
@@ -148,11 +207,29 @@ impl User {
 
     /// Whether the signed-in viewer follows this user; false when signed out.
     async fn viewer_is_following(&self, ctx: &Context<'_>) -> ApiResult<bool> {
-        Ok(self.relationship(ctx).await?.viewer_follows)
+        Ok(self.relationship(ctx).await?.following)
     }
 
     /// Whether this user follows the signed-in viewer; false when signed out.
     async fn follows_viewer(&self, ctx: &Context<'_>) -> ApiResult<bool> {
-        Ok(self.relationship(ctx).await?.follows_viewer)
+        Ok(self.relationship(ctx).await?.followed_by)
+    }
+
+    /// The viewer's relationship with this user in one object; null when signed out, and for the viewer themself.
+    async fn viewer_relationship(&self, ctx: &Context<'_>) -> ApiResult<Option<relationship::Relationship>> {
+        if !matches!(viewer(ctx)?.id(), Some(v) if v != self.row.id) {
+            return Ok(None);
+        }
+        Ok(Some(self.relationship(ctx).await?.into()))
+    }
+
+    /// Who may follow this user.
+    async fn follow_policy(&self) -> FollowPolicy {
+        self.row.follow_policy.into()
+    }
+
+    /// Whether this user's followers, following and knownFollowers lists are shown only to themself (their counts stay visible).
+    async fn network_hidden(&self) -> bool {
+        self.row.network_hidden
     }
 }

@@ -1,0 +1,637 @@
+//! Relationships between two accounts: follows, follow requests and blocks,
+//! read together ([`Relationship`]) and changed together.
+//!
+//! Every write here is one transaction that first locks the users rows it
+//! concerns, in id order ([`lock_users`]: `FOR NO KEY UPDATE` on
+//! PostgreSQL; on SQLite `BEGIN IMMEDIATE` already holds the one write
+//! lock), and only then reads the pair's state in a new statement. So a
+//! follow that races a block, or a request that races its target's policy
+//! switch, runs wholly before or wholly after it: the later one sees what
+//! the earlier one did. (Read in the same statement as the lock, the state
+//! would come from the snapshot taken before the wait.) The users rows are
+//! the lock because every one of these writes moves their counters anyway,
+//! and `NO KEY UPDATE` does not conflict with the key-share locks that
+//! inserts referencing those users take.
+//!
+//! The number of statements a write runs does not grow with the number of
+//! accounts it names (at most 100, checked by the API).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{user, FollowPolicy, UserId};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult, Statement};
+
+use crate::error::{StoreError, StoreResult};
+use crate::sql::Sql;
+use crate::{begin_write, now};
+
+/// The viewer's relationship with one other account (Mastodon's
+/// Relationship). The default is "none at all".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Relationship {
+    /// The viewer follows them (since `followed_at`).
+    pub following: bool,
+    pub followed_by: bool,
+    /// The viewer asked to follow them and awaits approval.
+    pub requested: bool,
+    pub requested_by: bool,
+    pub blocking: bool,
+    pub blocked_by: bool,
+    /// The viewer follows them but keeps their posts out of the feed.
+    pub hidden_from_feed: bool,
+    pub followed_at: Option<DateTime<Utc>>,
+}
+
+impl Relationship {
+    /// A block either way.
+    pub fn blocked(&self) -> bool {
+        self.blocking || self.blocked_by
+    }
+}
+
+/// Appends the relationship columns of `viewer` with the user row `u`: one
+/// probe of a primary key or index per column.
+fn push_columns(sql: &mut Sql, viewer: UserId, u: &str) {
+    let probes = [
+        ("following_at", "SELECT created_at FROM follows WHERE follower_id = {v} AND followed_id = {u}.id"),
+        ("hidden", "SELECT hidden_from_feed FROM follows WHERE follower_id = {v} AND followed_id = {u}.id"),
+        ("followed_by", "SELECT 1 FROM follows WHERE follower_id = {u}.id AND followed_id = {v}"),
+        ("requested", "SELECT 1 FROM follow_requests WHERE requester_id = {v} AND target_id = {u}.id"),
+        ("requested_by", "SELECT 1 FROM follow_requests WHERE requester_id = {u}.id AND target_id = {v}"),
+        ("blocking", "SELECT 1 FROM blocks WHERE blocker_id = {v} AND blocked_id = {u}.id"),
+        ("blocked_by", "SELECT 1 FROM blocks WHERE blocker_id = {u}.id AND blocked_id = {v}"),
+    ];
+    for (name, probe) in probes {
+        let (head, tail) = probe.split_once("{v}").unwrap_or((probe, ""));
+        sql.push(", (").push(&head.replace("{u}", u)).bind(viewer).push(&tail.replace("{u}", u));
+        sql.push(&format!(") AS rel_{name}"));
+    }
+}
+
+/// Reads the columns [`push_columns`] wrote.
+fn from_row(row: &sea_orm::QueryResult) -> StoreResult<Relationship> {
+    let flag = |name: &str| -> StoreResult<bool> { Ok(row.try_get::<Option<i32>>("", name)?.is_some()) };
+    let followed_at: Option<DateTime<Utc>> = row.try_get("", "rel_following_at")?;
+    Ok(Relationship {
+        following: followed_at.is_some(),
+        followed_by: flag("rel_followed_by")?,
+        requested: flag("rel_requested")?,
+        requested_by: flag("rel_requested_by")?,
+        blocking: flag("rel_blocking")?,
+        blocked_by: flag("rel_blocked_by")?,
+        hidden_from_feed: row.try_get::<Option<bool>>("", "rel_hidden")?.unwrap_or(false),
+        followed_at,
+    })
+}
+
+/// The viewer's relationship with each of `others` (those that exist), in
+/// one statement.
+pub async fn read(
+    db: &impl ConnectionTrait,
+    viewer: UserId,
+    others: &[UserId],
+) -> StoreResult<HashMap<UserId, Relationship>> {
+    if others.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut out = HashMap::with_capacity(others.len());
+    for row in db.query_all_raw(read_stmt(db.get_database_backend(), viewer, others)).await? {
+        out.insert(row.try_get::<UserId>("", "id")?, from_row(&row)?);
+    }
+    Ok(out)
+}
+
+pub fn read_stmt(backend: DbBackend, viewer: UserId, others: &[UserId]) -> Statement {
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT u.id");
+    push_columns(&mut sql, viewer, "u");
+    sql.push(" FROM users u WHERE u.id IN (").bind_list(others).push(")");
+    sql.build()
+}
+
+/// A user by username together with the viewer's relationship with them,
+/// in one statement (for `user(username:) { viewerRelationship ... }`).
+pub async fn find_by_username_seen_by(
+    db: &impl ConnectionTrait,
+    username: &str,
+    viewer: UserId,
+) -> StoreResult<Option<(user::Model, Relationship)>> {
+    let stmt = find_by_username_seen_by_stmt(db.get_database_backend(), username, viewer);
+    let Some(row) = db.query_one_raw(stmt).await? else {
+        return Ok(None);
+    };
+    Ok(Some((user::Model::from_query_result(&row, "")?, from_row(&row)?)))
+}
+
+pub fn find_by_username_seen_by_stmt(backend: DbBackend, username: &str, viewer: UserId) -> Statement {
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT users.*");
+    push_columns(&mut sql, viewer, "users");
+    sql.push(" FROM users WHERE lower(username) = lower(").bind(username).push(")");
+    sql.build()
+}
+
+/// Locks the users rows of `ids` (see the module's doc) and returns them.
+pub async fn lock_users(txn: &DatabaseTransaction, ids: &[UserId]) -> StoreResult<HashMap<UserId, user::Model>> {
+    let rows = user::Model::find_by_statement(lock_stmt(txn.get_database_backend(), ids)).all(txn).await?;
+    Ok(rows.into_iter().map(|u| (u.id, u)).collect())
+}
+
+pub fn lock_stmt(backend: DbBackend, ids: &[UserId]) -> Statement {
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT * FROM users WHERE id IN (").bind_list(ids).push(") ORDER BY id");
+    if backend == DbBackend::Postgres {
+        sql.push(" FOR NO KEY UPDATE");
+    }
+    sql.build()
+}
+
+/// How much one user's counters move.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Moves {
+    following: i64,
+    followers: i64,
+}
+
+/// Counter moves collected while a write decides, applied in one UPDATE.
+#[derive(Default)]
+pub struct Counters(HashMap<UserId, Moves>);
+
+impl Counters {
+    /// `follower` now follows `followed` (`by` = 1) or no longer does (-1).
+    pub fn edge(&mut self, follower: UserId, followed: UserId, by: i64) {
+        self.0.entry(follower).or_default().following += by;
+        self.0.entry(followed).or_default().followers += by;
+    }
+
+    /// Applies the moves in one statement; returns the moved rows, fresh.
+    async fn apply(self, txn: &DatabaseTransaction) -> StoreResult<Vec<user::Model>> {
+        match self.stmt(txn.get_database_backend()) {
+            Some(stmt) => Ok(user::Model::find_by_statement(stmt).all(txn).await?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The UPDATE that applies the moves, returning the moved rows; `None`
+    /// when nothing moves.
+    pub fn stmt(self, backend: DbBackend) -> Option<Statement> {
+        let moves: Vec<(UserId, Moves)> =
+            self.0.into_iter().filter(|(_, m)| m.following != 0 || m.followers != 0).collect();
+        if moves.is_empty() {
+            return None;
+        }
+        let mut sql = Sql::new(backend);
+        for (i, column) in ["following_count", "followers_count"].into_iter().enumerate() {
+            sql.push(if i == 0 { "UPDATE users SET " } else { ", " });
+            sql.push(&format!("{column} = {column} + CASE id"));
+            for (id, m) in &moves {
+                sql.push(" WHEN ").bind(*id).push(" THEN ").bind(if i == 0 { m.following } else { m.followers });
+            }
+            sql.push(" ELSE 0 END");
+        }
+        let ids: Vec<UserId> = moves.iter().map(|(id, _)| *id).collect();
+        sql.push(" WHERE id IN (").bind_list(&ids).push(") RETURNING *");
+        Some(sql.build())
+    }
+}
+
+/// What a relationship write left: the other account's row (fresh when its
+/// counters moved) and the viewer's relationship with it; for writes that
+/// name one account, also the viewer's row.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub user: user::Model,
+    pub relationship: Relationship,
+}
+
+/// The result of a write: one outcome per account named, in the order
+/// given, and the viewer's row after it.
+#[derive(Clone, Debug)]
+pub struct Written {
+    pub outcomes: Vec<Outcome>,
+    pub viewer: user::Model,
+}
+
+/// Opens the write: locks the viewer and `others`, requires them all to
+/// exist, and reads the viewer's relationship with each.
+async fn open(
+    db: &DatabaseConnection,
+    viewer: UserId,
+    others: &[UserId],
+) -> StoreResult<(DatabaseTransaction, HashMap<UserId, user::Model>, HashMap<UserId, Relationship>)> {
+    let txn = begin_write(db).await?;
+    let mut ids = others.to_vec();
+    ids.push(viewer);
+    let users = lock_users(&txn, &ids).await?;
+    if !users.contains_key(&viewer) {
+        return Err(StoreError::NotFound("this account no longer exists"));
+    }
+    if others.iter().any(|id| !users.contains_key(id)) {
+        return Err(StoreError::NotFound("no user has that ID"));
+    }
+    let relationships = read(&txn, viewer, others).await?;
+    Ok((txn, users, relationships))
+}
+
+/// Commits and assembles the outcome: rows the counters moved replace the
+/// locked ones.
+async fn close(
+    txn: DatabaseTransaction,
+    viewer: UserId,
+    others: &[UserId],
+    mut users: HashMap<UserId, user::Model>,
+    relationships: HashMap<UserId, Relationship>,
+    counters: Counters,
+) -> StoreResult<Written> {
+    for row in counters.apply(&txn).await? {
+        users.insert(row.id, row);
+    }
+    txn.commit().await?;
+    let viewer = users.get(&viewer).cloned().ok_or(StoreError::NotFound("this account no longer exists"))?;
+    let mut outcomes = Vec::with_capacity(others.len());
+    for id in others {
+        let user = users.get(id).cloned().ok_or(StoreError::NotFound("no user has that ID"))?;
+        outcomes.push(Outcome { user, relationship: relationships.get(id).copied().unwrap_or_default() });
+    }
+    Ok(Written { outcomes, viewer })
+}
+
+/// Follows each of `targets` (distinct, none the viewer) by its policy:
+/// OPEN at once, APPROVAL by a request, CLOSED refused. Already following
+/// or already requested: left as it is. Checks every target before writing
+/// anything: one unknown, CLOSED or blocked target fails the whole call.
+pub async fn follow(db: &DatabaseConnection, viewer: UserId, targets: &[UserId]) -> StoreResult<Written> {
+    let (txn, users, mut relationships) = open(db, viewer, targets).await?;
+    let (mut follows, mut requests) = (Vec::new(), Vec::new());
+    for target in targets {
+        let rel = relationships.get(target).copied().unwrap_or_default();
+        if rel.following {
+            continue;
+        }
+        if rel.blocking {
+            return Err(StoreError::Refused("you block this account: unblock it first"));
+        }
+        if rel.blocked_by {
+            return Err(StoreError::Refused("this account blocks you"));
+        }
+        match users[target].follow_policy {
+            FollowPolicy::Open => follows.push(*target),
+            FollowPolicy::Approval if rel.requested => {}
+            FollowPolicy::Approval => requests.push(*target),
+            FollowPolicy::Closed => return Err(StoreError::Refused("this account accepts no new followers")),
+        }
+    }
+    let at = now();
+    let mut counters = Counters::default();
+    if !follows.is_empty() {
+        insert_pairs(&txn, FOLLOWS, viewer, &follows, at).await?;
+        for target in &follows {
+            counters.edge(viewer, *target, 1);
+            let rel = relationships.entry(*target).or_default();
+            (rel.following, rel.followed_at, rel.hidden_from_feed) = (true, Some(at), false);
+        }
+    }
+    if !requests.is_empty() {
+        insert_pairs(&txn, "follow_requests (requester_id, target_id, created_at)", viewer, &requests, at).await?;
+        for target in &requests {
+            relationships.entry(*target).or_default().requested = true;
+        }
+    }
+    close(txn, viewer, targets, users, relationships, counters).await
+}
+
+/// `INSERT INTO <into> VALUES (viewer, other, at), ...` in one statement.
+async fn insert_pairs(
+    txn: &DatabaseTransaction,
+    into: &str,
+    viewer: UserId,
+    others: &[UserId],
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    txn.execute_raw(insert_pairs_stmt(txn.get_database_backend(), into, viewer, others, at)).await?;
+    Ok(())
+}
+
+pub fn insert_pairs_stmt(
+    backend: DbBackend,
+    into: &str,
+    viewer: UserId,
+    others: &[UserId],
+    at: DateTime<Utc>,
+) -> Statement {
+    let mut sql = Sql::new(backend);
+    sql.push(&format!("INSERT INTO {into} VALUES "));
+    for (i, other) in others.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" }).bind(viewer).push(", ").bind(*other).push(", ").bind(at).push(")");
+    }
+    sql.build()
+}
+
+/// The columns of a new follow, for [`insert_pairs_stmt`].
+pub const FOLLOWS: &str = "follows (follower_id, followed_id, created_at)";
+
+/// Ends the viewer's follow of, and cancels their request to, each of
+/// `targets`; idempotent.
+pub async fn unfollow(db: &DatabaseConnection, viewer: UserId, targets: &[UserId]) -> StoreResult<Written> {
+    let (txn, users, mut relationships) = open(db, viewer, targets).await?;
+    let mut counters = Counters::default();
+    let ended: Vec<UserId> = targets.iter().copied().filter(|t| relationships.get(t).is_some_and(|r| r.following)).collect();
+    let cancelled: Vec<UserId> =
+        targets.iter().copied().filter(|t| relationships.get(t).is_some_and(|r| r.requested)).collect();
+    if !ended.is_empty() {
+        delete_pairs(&txn, "follows", "follower_id", "followed_id", viewer, &ended).await?;
+        for target in ended {
+            counters.edge(viewer, target, -1);
+            let rel = relationships.entry(target).or_default();
+            (rel.following, rel.followed_at, rel.hidden_from_feed) = (false, None, false);
+        }
+    }
+    if !cancelled.is_empty() {
+        delete_pairs(&txn, "follow_requests", "requester_id", "target_id", viewer, &cancelled).await?;
+        for target in cancelled {
+            relationships.entry(target).or_default().requested = false;
+        }
+    }
+    close(txn, viewer, targets, users, relationships, counters).await
+}
+
+/// `DELETE FROM <table> WHERE <mine> = viewer AND <theirs> IN (others)`.
+async fn delete_pairs(
+    txn: &DatabaseTransaction,
+    table: &str,
+    mine: &str,
+    theirs: &str,
+    viewer: UserId,
+    others: &[UserId],
+) -> StoreResult<()> {
+    txn.execute_raw(delete_pairs_stmt(txn.get_database_backend(), table, mine, theirs, viewer, others)).await?;
+    Ok(())
+}
+
+pub fn delete_pairs_stmt(
+    backend: DbBackend,
+    table: &str,
+    mine: &str,
+    theirs: &str,
+    viewer: UserId,
+    others: &[UserId],
+) -> Statement {
+    let mut sql = Sql::new(backend);
+    sql.push(&format!("DELETE FROM {table} WHERE {mine} = ")).bind(viewer);
+    sql.push(&format!(" AND {theirs} IN (")).bind_list(others).push(")");
+    sql.build()
+}
+
+/// Ends `follower`'s follow of the viewer, if any (a soft block: they may
+/// follow again).
+pub async fn remove_follower(db: &DatabaseConnection, viewer: UserId, follower: UserId) -> StoreResult<Written> {
+    let (txn, users, mut relationships) = open(db, viewer, &[follower]).await?;
+    let mut counters = Counters::default();
+    let rel = relationships.entry(follower).or_default();
+    if rel.followed_by {
+        delete_pairs(&txn, "follows", "followed_id", "follower_id", viewer, &[follower]).await?;
+        counters.edge(follower, viewer, -1);
+        rel.followed_by = false;
+    }
+    close(txn, viewer, &[follower], users, relationships, counters).await
+}
+
+/// Turns `requester`'s pending request into a follow of the viewer, dated
+/// now. NOT_FOUND without a pending request.
+pub async fn approve(db: &DatabaseConnection, viewer: UserId, requester: UserId) -> StoreResult<Written> {
+    let (txn, users, mut relationships) = open(db, viewer, &[requester]).await?;
+    let rel = relationships.entry(requester).or_default();
+    if !rel.requested_by {
+        return Err(StoreError::NotFound("this account has no pending request to follow you"));
+    }
+    delete_pairs(&txn, "follow_requests", "target_id", "requester_id", viewer, &[requester]).await?;
+    let mut sql = Sql::new(txn.get_database_backend());
+    sql.push("INSERT INTO follows (follower_id, followed_id, created_at) VALUES (")
+        .bind(requester)
+        .push(", ")
+        .bind(viewer)
+        .push(", ")
+        .bind(now())
+        .push(")");
+    txn.execute_raw(sql.build()).await?;
+    let mut counters = Counters::default();
+    counters.edge(requester, viewer, 1);
+    (rel.requested_by, rel.followed_by) = (false, true);
+    close(txn, viewer, &[requester], users, relationships, counters).await
+}
+
+/// Drops `requester`'s pending request. NOT_FOUND without one.
+pub async fn reject(db: &DatabaseConnection, viewer: UserId, requester: UserId) -> StoreResult<Written> {
+    let (txn, users, mut relationships) = open(db, viewer, &[requester]).await?;
+    let rel = relationships.entry(requester).or_default();
+    if !rel.requested_by {
+        return Err(StoreError::NotFound("this account has no pending request to follow you"));
+    }
+    delete_pairs(&txn, "follow_requests", "target_id", "requester_id", viewer, &[requester]).await?;
+    rel.requested_by = false;
+    close(txn, viewer, &[requester], users, relationships, Counters::default()).await
+}
+
+/// Blocks `target`: ends follows and requests both ways (counters move),
+/// and records the block. Idempotent.
+pub async fn block(db: &DatabaseConnection, viewer: UserId, target: UserId) -> StoreResult<Written> {
+    let (txn, users, mut relationships) = open(db, viewer, &[target]).await?;
+    let rel = relationships.entry(target).or_default();
+    let mut counters = Counters::default();
+    if rel.following {
+        counters.edge(viewer, target, -1);
+    }
+    if rel.followed_by {
+        counters.edge(target, viewer, -1);
+    }
+    let backend = txn.get_database_backend();
+    for table in ["follows (follower_id, followed_id)", "follow_requests (requester_id, target_id)"] {
+        let (name, columns) = table.split_once(' ').unwrap_or((table, ""));
+        let mut sql = Sql::new(backend);
+        sql.push(&format!("DELETE FROM {name} WHERE {columns} IN ((")).bind(viewer).push(", ").bind(target);
+        sql.push("), (").bind(target).push(", ").bind(viewer).push("))");
+        txn.execute_raw(sql.build()).await?;
+    }
+    if !rel.blocking {
+        insert_pairs(&txn, "blocks (blocker_id, blocked_id, created_at)", viewer, &[target], now()).await?;
+    }
+    *rel = Relationship { blocking: true, blocked_by: rel.blocked_by, ..Default::default() };
+    close(txn, viewer, &[target], users, relationships, counters).await
+}
+
+/// Lifts the viewer's block of `target`. Idempotent; nothing else returns
+/// (follows ended by the block stay ended).
+pub async fn unblock(db: &DatabaseConnection, viewer: UserId, target: UserId) -> StoreResult<Written> {
+    let (txn, users, mut relationships) = open(db, viewer, &[target]).await?;
+    let rel = relationships.entry(target).or_default();
+    if rel.blocking {
+        delete_pairs(&txn, "blocks", "blocker_id", "blocked_id", viewer, &[target]).await?;
+        rel.blocking = false;
+    }
+    close(txn, viewer, &[target], users, relationships, Counters::default()).await
+}
+
+/// Changes the viewer's follow of `target`: `hidden` sets its
+/// `hidden_from_feed` (None leaves it). NOT_FOUND when the viewer does not
+/// follow `target`.
+pub async fn update_follow(
+    db: &DatabaseConnection,
+    viewer: UserId,
+    target: UserId,
+    hidden: Option<bool>,
+) -> StoreResult<Written> {
+    let (txn, users, mut relationships) = open(db, viewer, &[target]).await?;
+    let rel = relationships.entry(target).or_default();
+    if !rel.following {
+        return Err(StoreError::NotFound("you do not follow this account"));
+    }
+    let Some(hidden) = hidden else {
+        return close(txn, viewer, &[target], users, relationships, Counters::default()).await;
+    };
+    let mut sql = Sql::new(txn.get_database_backend());
+    sql.push("UPDATE follows SET hidden_from_feed = ")
+        .bind(hidden)
+        .push(" WHERE follower_id = ")
+        .bind(viewer)
+        .push(" AND followed_id = ")
+        .bind(target);
+    txn.execute_raw(sql.build()).await?;
+    rel.hidden_from_feed = hidden;
+    close(txn, viewer, &[target], users, relationships, Counters::default()).await
+}
+
+/// Sets the viewer's follow policy and whether their network is hidden,
+/// settling pending requests when the policy changes: to OPEN approves
+/// them all (each a follow dated now), to CLOSED rejects them all. One
+/// transaction; the work is one statement per step whatever the number of
+/// requests.
+pub async fn set_policy(
+    db: &DatabaseConnection,
+    viewer: UserId,
+    policy: Option<FollowPolicy>,
+    network_hidden: Option<bool>,
+) -> StoreResult<user::Model> {
+    let txn = begin_write(db).await?;
+    let users = lock_users(&txn, &[viewer]).await?;
+    let me = users.get(&viewer).ok_or(StoreError::NotFound("this account no longer exists"))?;
+    let backend = txn.get_database_backend();
+    if policy == Some(FollowPolicy::Open) && me.follow_policy != FollowPolicy::Open {
+        let mut sql = Sql::new(backend);
+        sql.push("UPDATE users SET following_count = following_count + 1 WHERE id IN (SELECT requester_id FROM follow_requests WHERE target_id = ")
+            .bind(viewer)
+            .push(")");
+        txn.execute_raw(sql.build()).await?;
+        let mut sql = Sql::new(backend);
+        sql.push("INSERT INTO follows (follower_id, followed_id, created_at) SELECT requester_id, target_id, ")
+            .bind(now())
+            .push(" FROM follow_requests WHERE target_id = ")
+            .bind(viewer);
+        let approved = txn.execute_raw(sql.build()).await?.rows_affected() as i64;
+        let mut sql = Sql::new(backend);
+        sql.push("UPDATE users SET followers_count = followers_count + ").bind(approved);
+        sql.push(" WHERE id = ").bind(viewer);
+        txn.execute_raw(sql.build()).await?;
+    }
+    if matches!(policy, Some(FollowPolicy::Open | FollowPolicy::Closed)) {
+        let mut sql = Sql::new(backend);
+        sql.push("DELETE FROM follow_requests WHERE target_id = ").bind(viewer);
+        txn.execute_raw(sql.build()).await?;
+    }
+    let mut sql = Sql::new(backend);
+    sql.push("UPDATE users SET follow_policy = ")
+        .bind(policy.unwrap_or(me.follow_policy))
+        .push(", network_hidden = ")
+        .bind(network_hidden.unwrap_or(me.network_hidden))
+        .push(" WHERE id = ")
+        .bind(viewer)
+        .push(" RETURNING *");
+    let me = user::Model::find_by_statement(sql.build())
+        .one(&txn)
+        .await?
+        .ok_or(StoreError::NotFound("this account no longer exists"))?;
+    txn.commit().await?;
+    Ok(me)
+}
+
+/// Deletes the viewer's account. Its posts, sessions, follows, requests
+/// and blocks go with it by cascade; first, in the same transaction, the
+/// counters of everyone it followed or was followed by move.
+pub async fn delete_account(db: &DatabaseConnection, viewer: UserId) -> StoreResult<()> {
+    let txn = begin_write(db).await?;
+    let backend = txn.get_database_backend();
+    if lock_users(&txn, &[viewer]).await?.is_empty() {
+        return Err(StoreError::NotFound("this account no longer exists"));
+    }
+    for (column, of) in [
+        ("followers_count", "SELECT followed_id FROM follows WHERE follower_id = "),
+        ("following_count", "SELECT follower_id FROM follows WHERE followed_id = "),
+    ] {
+        let mut sql = Sql::new(backend);
+        sql.push(&format!("UPDATE users SET {column} = {column} - 1 WHERE id IN ({of}")).bind(viewer).push(")");
+        txn.execute_raw(sql.build()).await?;
+    }
+    let mut sql = Sql::new(backend);
+    sql.push("DELETE FROM users WHERE id = ").bind(viewer);
+    txn.execute_raw(sql.build()).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The viewer's own lists of accounts related to them by a request or a
+/// block, each newest first, keyset-paged on (when, other id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Listing {
+    /// Pending requests to follow the viewer.
+    RequestsReceived,
+    /// The viewer's own pending requests.
+    RequestsSent,
+    /// Accounts the viewer blocks.
+    Blocked,
+}
+
+impl Listing {
+    /// (table, the viewer's column, the other account's column), each
+    /// served by the (viewer's column, created_at, other) index.
+    fn columns(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Listing::RequestsReceived => ("follow_requests", "target_id", "requester_id"),
+            Listing::RequestsSent => ("follow_requests", "requester_id", "target_id"),
+            Listing::Blocked => ("blocks", "blocker_id", "blocked_id"),
+        }
+    }
+}
+
+/// One entry of a [`Listing`]: the other account and when it began.
+#[derive(Clone, Debug)]
+pub struct Listed {
+    pub at: DateTime<Utc>,
+    pub user: user::Model,
+}
+
+pub async fn listing_page(
+    db: &impl ConnectionTrait,
+    viewer: UserId,
+    listing: Listing,
+    page: &crate::PageRequest,
+) -> StoreResult<crate::Page<Listed>> {
+    let (table, mine, theirs) = listing.columns();
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push(&format!("SELECT r.created_at AS listed_at, u.* FROM {table} r JOIN users u ON u.id = r.{theirs} WHERE r.{mine} = "))
+        .bind(viewer);
+    sql.keyset("r.created_at", &format!("r.{theirs}"), page);
+    let mut items = Vec::new();
+    for row in db.query_all_raw(sql.build()).await? {
+        items.push(Listed { at: row.try_get("", "listed_at")?, user: user::Model::from_query_result(&row, "")? });
+    }
+    Ok(page.into_page(items))
+}
+
+/// How many entries the viewer's listing has (an index range count).
+pub async fn listing_count(db: &impl ConnectionTrait, viewer: UserId, listing: Listing) -> StoreResult<i64> {
+    let (table, mine, _) = listing.columns();
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push(&format!("SELECT COUNT(*) AS n FROM {table} WHERE {mine} = ")).bind(viewer);
+    let row = db.query_one_raw(sql.build()).await?;
+    Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
+}
