@@ -20,4 +20,5 @@ mod follows;
 mod http;
 mod input;
 mod rate_limits;
+mod relationships;
 mod schema;
