@@ -235,10 +235,23 @@ impl Ctx {
                     let mut counters = Counters::default();
                     counters.edge(writer, target, if follow { 1 } else { -1 });
                     let write = match follow {
-                        true => relationships::insert_pairs_stmt(b, relationships::FOLLOWS, writer, &[target], store::now()),
-                        false => relationships::delete_pairs_stmt(b, "follows", "follower_id", "followed_id", writer, &[target]),
+                        true => {
+                            relationships::insert_pairs_stmt(b, relationships::FOLLOWS, writer, &[target], store::now())
+                        }
+                        false => relationships::delete_pairs_stmt(
+                            b,
+                            "follows",
+                            "follower_id",
+                            "followed_id",
+                            writer,
+                            &[target],
+                        ),
                     };
-                    let mut stmts = vec![relationships::lock_stmt(b, &[target, writer]), relationships::read_stmt(b, writer, &[target]), write];
+                    let mut stmts = vec![
+                        relationships::lock_stmt(b, &[target, writer]),
+                        relationships::read_stmt(b, writer, &[target]),
+                        write,
+                    ];
                     stmts.extend(counters.stmt(b));
                     f.transaction(stmts).await?;
                 }
@@ -263,16 +276,16 @@ impl Ctx {
             Workload::W3 => feed::walk_stmt(b, user(HEAVY), self.plan.window, &first20),
             Workload::W3Follows10 => feed::merge_stmt(b, user(FOLLOWS10), &first20),
             Workload::W3Follows200 => feed::walk_stmt(b, user(FOLLOWS200), self.plan.window, &first20),
-            Workload::W4 => {
-                relationships::find_by_username_seen_by_stmt(b, &dataset::username(self.users / 2), user(self.users / 3))
-            }
+            Workload::W4 => relationships::find_by_username_seen_by_stmt(
+                b,
+                &dataset::username(self.users / 2),
+                user(self.users / 3),
+            ),
             Workload::W5 => relationships::read_stmt(b, user(*self.writers.start()), &[self.top.0]),
             Workload::W6 => {
                 feed::walk_stmt(b, user(HEAVY), self.plan.window, &page(0, None, Some(20), Some(&self.newest)))
             }
-            Workload::W7 => {
-                follows::pages_stmt(b, &[(followers(self.top.0), page(20, Some(&self.deep), None, None))])
-            }
+            Workload::W7 => follows::pages_stmt(b, &[(followers(self.top.0), page(20, Some(&self.deep), None, None))]),
         }
     }
 }

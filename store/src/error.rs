@@ -62,6 +62,20 @@ impl From<DbErr> for StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether PostgreSQL rolled the transaction back to break a deadlock
+    /// or a serialization failure: nothing was written, and running it
+    /// again may succeed.
+    pub fn is_contention(&self) -> bool {
+        let StoreError::Unavailable(DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) =
+            self
+        else {
+            return false;
+        };
+        e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "40P01" || c == "40001")
+    }
+}
+
 /// The constraints a client's input can break, by the names the migrations
 /// give them (migration/src).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

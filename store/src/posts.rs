@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use entity::{post, PostId, UserId};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+    Statement,
 };
 
 use crate::error::{StoreError, StoreResult};
@@ -23,10 +24,8 @@ pub async fn create(db: &DatabaseConnection, author: UserId, body: &str) -> Stor
         .push(", ")
         .bind(now())
         .push(") RETURNING id, user_id, body, created_at");
-    let post = post::Model::find_by_statement(sql.build())
-        .one(&txn)
-        .await?
-        .ok_or(StoreError::Db(DbErr::RecordNotInserted))?;
+    let post =
+        post::Model::find_by_statement(sql.build()).one(&txn).await?.ok_or(StoreError::Db(DbErr::RecordNotInserted))?;
     bump_posts_count(&txn, author, 1).await?;
     txn.commit().await?;
     Ok(post)

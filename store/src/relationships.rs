@@ -138,6 +138,29 @@ pub async fn lock_users(txn: &DatabaseTransaction, ids: &[UserId]) -> StoreResul
     Ok(rows.into_iter().map(|u| (u.id, u)).collect())
 }
 
+/// Locks the viewer's row and the rows of the users each of `related`
+/// (`SELECT <ids> FROM ... = ` taking the viewer's id) names, in id order,
+/// `FOR <strength>` on PostgreSQL; returns them.
+async fn lock_related(
+    txn: &DatabaseTransaction,
+    viewer: UserId,
+    related: &[&str],
+    strength: &str,
+) -> StoreResult<HashMap<UserId, user::Model>> {
+    let backend = txn.get_database_backend();
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT * FROM users WHERE id = ").bind(viewer);
+    for of in related {
+        sql.push(" OR id IN (").push(of).bind(viewer).push(")");
+    }
+    sql.push(" ORDER BY id");
+    if backend == DbBackend::Postgres {
+        sql.push(&format!(" FOR {strength}"));
+    }
+    let rows = user::Model::find_by_statement(sql.build()).all(txn).await?;
+    Ok(rows.into_iter().map(|u| (u.id, u)).collect())
+}
+
 pub fn lock_stmt(backend: DbBackend, ids: &[UserId]) -> Statement {
     let mut sql = Sql::new(backend);
     sql.push("SELECT * FROM users WHERE id IN (").bind_list(ids).push(") ORDER BY id");
@@ -262,6 +285,10 @@ async fn close(
 /// or already requested: left as it is. Checks every target before writing
 /// anything: one unknown, CLOSED or blocked target fails the whole call.
 pub async fn follow(db: &DatabaseConnection, viewer: UserId, targets: &[UserId]) -> StoreResult<Written> {
+    retrying(|| follow_once(db, viewer, targets)).await
+}
+
+async fn follow_once(db: &DatabaseConnection, viewer: UserId, targets: &[UserId]) -> StoreResult<Written> {
     let (txn, users, mut relationships) = open(db, viewer, targets).await?;
     let (mut follows, mut requests) = (Vec::new(), Vec::new());
     for target in targets {
@@ -334,9 +361,14 @@ pub const FOLLOWS: &str = "follows (follower_id, followed_id, created_at)";
 /// Ends the viewer's follow of, and cancels their request to, each of
 /// `targets`; idempotent.
 pub async fn unfollow(db: &DatabaseConnection, viewer: UserId, targets: &[UserId]) -> StoreResult<Written> {
+    retrying(|| unfollow_once(db, viewer, targets)).await
+}
+
+async fn unfollow_once(db: &DatabaseConnection, viewer: UserId, targets: &[UserId]) -> StoreResult<Written> {
     let (txn, users, mut relationships) = open(db, viewer, targets).await?;
     let mut counters = Counters::default();
-    let ended: Vec<UserId> = targets.iter().copied().filter(|t| relationships.get(t).is_some_and(|r| r.following)).collect();
+    let ended: Vec<UserId> =
+        targets.iter().copied().filter(|t| relationships.get(t).is_some_and(|r| r.following)).collect();
     let cancelled: Vec<UserId> =
         targets.iter().copied().filter(|t| relationships.get(t).is_some_and(|r| r.requested)).collect();
     if !ended.is_empty() {
@@ -386,6 +418,10 @@ pub fn delete_pairs_stmt(
 /// Ends `follower`'s follow of the viewer, if any (a soft block: they may
 /// follow again).
 pub async fn remove_follower(db: &DatabaseConnection, viewer: UserId, follower: UserId) -> StoreResult<Written> {
+    retrying(|| remove_follower_once(db, viewer, follower)).await
+}
+
+async fn remove_follower_once(db: &DatabaseConnection, viewer: UserId, follower: UserId) -> StoreResult<Written> {
     let (txn, users, mut relationships) = open(db, viewer, &[follower]).await?;
     let mut counters = Counters::default();
     let rel = relationships.entry(follower).or_default();
@@ -400,6 +436,10 @@ pub async fn remove_follower(db: &DatabaseConnection, viewer: UserId, follower: 
 /// Turns `requester`'s pending request into a follow of the viewer, dated
 /// now. NOT_FOUND without a pending request.
 pub async fn approve(db: &DatabaseConnection, viewer: UserId, requester: UserId) -> StoreResult<Written> {
+    retrying(|| approve_once(db, viewer, requester)).await
+}
+
+async fn approve_once(db: &DatabaseConnection, viewer: UserId, requester: UserId) -> StoreResult<Written> {
     let (txn, users, mut relationships) = open(db, viewer, &[requester]).await?;
     let rel = relationships.entry(requester).or_default();
     if !rel.requested_by {
@@ -423,6 +463,10 @@ pub async fn approve(db: &DatabaseConnection, viewer: UserId, requester: UserId)
 
 /// Drops `requester`'s pending request. NOT_FOUND without one.
 pub async fn reject(db: &DatabaseConnection, viewer: UserId, requester: UserId) -> StoreResult<Written> {
+    retrying(|| reject_once(db, viewer, requester)).await
+}
+
+async fn reject_once(db: &DatabaseConnection, viewer: UserId, requester: UserId) -> StoreResult<Written> {
     let (txn, users, mut relationships) = open(db, viewer, &[requester]).await?;
     let rel = relationships.entry(requester).or_default();
     if !rel.requested_by {
@@ -436,6 +480,10 @@ pub async fn reject(db: &DatabaseConnection, viewer: UserId, requester: UserId) 
 /// Blocks `target`: ends follows and requests both ways (counters move),
 /// and records the block. Idempotent.
 pub async fn block(db: &DatabaseConnection, viewer: UserId, target: UserId) -> StoreResult<Written> {
+    retrying(|| block_once(db, viewer, target)).await
+}
+
+async fn block_once(db: &DatabaseConnection, viewer: UserId, target: UserId) -> StoreResult<Written> {
     let (txn, users, mut relationships) = open(db, viewer, &[target]).await?;
     let rel = relationships.entry(target).or_default();
     let mut counters = Counters::default();
@@ -463,6 +511,10 @@ pub async fn block(db: &DatabaseConnection, viewer: UserId, target: UserId) -> S
 /// Lifts the viewer's block of `target`. Idempotent; nothing else returns
 /// (follows ended by the block stay ended).
 pub async fn unblock(db: &DatabaseConnection, viewer: UserId, target: UserId) -> StoreResult<Written> {
+    retrying(|| unblock_once(db, viewer, target)).await
+}
+
+async fn unblock_once(db: &DatabaseConnection, viewer: UserId, target: UserId) -> StoreResult<Written> {
     let (txn, users, mut relationships) = open(db, viewer, &[target]).await?;
     let rel = relationships.entry(target).or_default();
     if rel.blocking {
@@ -476,6 +528,15 @@ pub async fn unblock(db: &DatabaseConnection, viewer: UserId, target: UserId) ->
 /// `hidden_from_feed` (None leaves it). NOT_FOUND when the viewer does not
 /// follow `target`.
 pub async fn update_follow(
+    db: &DatabaseConnection,
+    viewer: UserId,
+    target: UserId,
+    hidden: Option<bool>,
+) -> StoreResult<Written> {
+    retrying(|| update_follow_once(db, viewer, target, hidden)).await
+}
+
+async fn update_follow_once(
     db: &DatabaseConnection,
     viewer: UserId,
     target: UserId,
@@ -512,10 +573,24 @@ pub async fn set_policy(
     policy: Option<FollowPolicy>,
     network_hidden: Option<bool>,
 ) -> StoreResult<user::Model> {
+    retrying(|| set_policy_once(db, viewer, policy, network_hidden)).await
+}
+
+async fn set_policy_once(
+    db: &DatabaseConnection,
+    viewer: UserId,
+    policy: Option<FollowPolicy>,
+    network_hidden: Option<bool>,
+) -> StoreResult<user::Model> {
     let txn = begin_write(db).await?;
-    let users = lock_users(&txn, &[viewer]).await?;
-    let me = users.get(&viewer).ok_or(StoreError::NotFound("this account no longer exists"))?;
     let backend = txn.get_database_backend();
+    // The viewer and everyone who asked them, locked in id order like
+    // every other relationship write: approving moves the requesters'
+    // counters.
+    let users =
+        lock_related(&txn, viewer, &["SELECT requester_id FROM follow_requests WHERE target_id = "], "NO KEY UPDATE")
+            .await?;
+    let me = users.get(&viewer).ok_or(StoreError::NotFound("this account no longer exists"))?;
     if policy == Some(FollowPolicy::Open) && me.follow_policy != FollowPolicy::Open {
         let mut sql = Sql::new(backend);
         sql.push("UPDATE users SET following_count = following_count + 1 WHERE id IN (SELECT requester_id FROM follow_requests WHERE target_id = ")
@@ -558,15 +633,22 @@ pub async fn set_policy(
 /// and blocks go with it by cascade; first, in the same transaction, the
 /// counters of everyone it followed or was followed by move.
 pub async fn delete_account(db: &DatabaseConnection, viewer: UserId) -> StoreResult<()> {
+    retrying(|| delete_account_once(db, viewer)).await
+}
+
+async fn delete_account_once(db: &DatabaseConnection, viewer: UserId) -> StoreResult<()> {
     let txn = begin_write(db).await?;
     let backend = txn.get_database_backend();
-    if lock_users(&txn, &[viewer]).await?.is_empty() {
+    let (followed, followers) = (
+        "SELECT followed_id FROM follows WHERE follower_id = ",
+        "SELECT follower_id FROM follows WHERE followed_id = ",
+    );
+    // Everyone whose counters move, locked in id order first (FOR UPDATE:
+    // the viewer's row is then deleted).
+    if !lock_related(&txn, viewer, &[followed, followers], "UPDATE").await?.contains_key(&viewer) {
         return Err(StoreError::NotFound("this account no longer exists"));
     }
-    for (column, of) in [
-        ("followers_count", "SELECT followed_id FROM follows WHERE follower_id = "),
-        ("following_count", "SELECT follower_id FROM follows WHERE followed_id = "),
-    ] {
+    for (column, of) in [("followers_count", followed), ("following_count", followers)] {
         let mut sql = Sql::new(backend);
         sql.push(&format!("UPDATE users SET {column} = {column} - 1 WHERE id IN ({of}")).bind(viewer).push(")");
         txn.execute_raw(sql.build()).await?;
@@ -576,6 +658,25 @@ pub async fn delete_account(db: &DatabaseConnection, viewer: UserId) -> StoreRes
     txn.execute_raw(sql.build()).await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// Runs a write again when PostgreSQL rolled it back whole to break a
+/// deadlock (or a serialization failure), up to three times. Writes that
+/// lock in id order cannot deadlock with each other, but settling
+/// requests and deleting an account lock rows found by a subquery, and a
+/// relationship made while they waited can make them lock one out of order.
+async fn retrying<T, F, Fut>(mut write: F) -> StoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<T>>,
+{
+    let mut retries = 0;
+    loop {
+        match write().await {
+            Err(e) if e.is_contention() && retries < 3 => retries += 1,
+            done => return done,
+        }
+    }
 }
 
 /// The viewer's own lists of accounts related to them by a request or a
@@ -617,8 +718,10 @@ pub async fn listing_page(
 ) -> StoreResult<crate::Page<Listed>> {
     let (table, mine, theirs) = listing.columns();
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push(&format!("SELECT r.created_at AS listed_at, u.* FROM {table} r JOIN users u ON u.id = r.{theirs} WHERE r.{mine} = "))
-        .bind(viewer);
+    sql.push(&format!(
+        "SELECT r.created_at AS listed_at, u.* FROM {table} r JOIN users u ON u.id = r.{theirs} WHERE r.{mine} = "
+    ))
+    .bind(viewer);
     sql.keyset("r.created_at", &format!("r.{theirs}"), page);
     let mut items = Vec::new();
     for row in db.query_all_raw(sql.build()).await? {

@@ -3,11 +3,11 @@
 
 use entity::{session, user, UserId};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult,
     QueryFilter, QueryTrait, Set, Statement,
 };
 
-use crate::error::{on_constraint, StoreResult};
+use crate::error::{on_constraint, StoreError, StoreResult};
 use crate::follows::like_prefix;
 use crate::page::{Page, PageRequest};
 use crate::sessions::TokenHash;
@@ -109,5 +109,11 @@ pub async fn update_profile(
     if let Some(bio) = bio {
         row.bio = Set(bio.to_owned());
     }
-    Ok(row.update(db).await?)
+    match row.update(db).await {
+        // Deleted meanwhile (deleteAccount from another request).
+        Err(DbErr::RecordNotUpdated | DbErr::RecordNotFound(_)) => {
+            Err(StoreError::NotFound("this account no longer exists"))
+        }
+        other => Ok(other?),
+    }
 }

@@ -133,3 +133,47 @@ async fn follow_then_unfollow_statements() {
     assert_eq!(data["u"], json!({ "user": { "followersCount": 0 }, "viewer": { "followingCount": 0 } }));
     assert_eq!(ran, 1 + 2 * 4, "the session, and the two writes");
 }
+
+/// viewerRelationship of 20 users: one statement for all their
+/// relationships, as for 5.
+#[tokio::test]
+async fn viewer_relationship_is_one_statement_for_20_parents() {
+    let app = spawn_app().await;
+    let viewer = network(&app).await;
+    let q = r#"query($n: Int!) { users(first: $n) { nodes { username viewerRelationship {
+        following followedBy requested requestedBy blocking blockedBy hiddenFromFeed followedAt } } } }"#;
+    let (five, _) = count(&app, Some(&viewer), q, 5).await;
+    let (twenty, data) = count(&app, Some(&viewer), q, 20).await;
+    assert_eq!(twenty, 3, "the session, the users page, the relationships");
+    assert_eq!(five, twenty);
+    // The page is user29..user10; user24..user29 follow the viewer (user00).
+    let nodes = data["users"]["nodes"].as_array().unwrap();
+    let rel = |name: &str| nodes.iter().find(|n| n["username"] == name).unwrap()["viewerRelationship"].clone();
+    assert_eq!((rel("user25")["following"].clone(), rel("user25")["followedBy"].clone()), (json!(false), json!(true)));
+    assert_eq!((rel("user10")["following"].clone(), rel("user10")["followedBy"].clone()), (json!(false), json!(false)));
+    assert!(rel("user10")["followedAt"].is_null());
+    let me = app.ok(Some(&viewer), "{ viewer { viewerRelationship { following } } }", json!({})).await;
+    assert!(me["viewer"]["viewerRelationship"].is_null(), "null for the viewer themself");
+}
+
+/// knownFollowers of 20 users, with totalCount: one statement for the
+/// pages and one for the counts.
+#[tokio::test]
+async fn known_followers_are_two_statements_for_20_parents() {
+    let app = spawn_app().await;
+    let viewer = network(&app).await;
+    let q = r#"query($n: Int!) { users(first: $n) { nodes { username knownFollowers(first: 3) {
+        totalCount nodes { username } } } } }"#;
+    // The viewer (user00) follows user01..user06, and now user10 too.
+    let ten = app.ok(None, r#"{ user(username: "user10") { id } }"#, json!({})).await;
+    app.follow(&viewer, ten["user"]["id"].as_str().unwrap()).await;
+    let (five, _) = count(&app, Some(&viewer), q, 5).await;
+    let (twenty, data) = count(&app, Some(&viewer), q, 20).await;
+    assert_eq!(twenty, 4, "the session, the users page, the pages, the counts");
+    assert_eq!(five, twenty);
+    // user12 is followed by user06..user11, user10 more recently than user06.
+    let nodes = data["users"]["nodes"].as_array().unwrap();
+    let n = nodes.iter().find(|n| n["username"] == "user12").unwrap();
+    assert_eq!(n["knownFollowers"]["totalCount"], 2);
+    assert_eq!(n["knownFollowers"]["nodes"], json!([{ "username": "user10" }, { "username": "user06" }]));
+}

@@ -81,3 +81,101 @@ async fn recount_repairs_counters() {
         app.ok(None, "{ user(username: \"john\") { postsCount followingCount followersCount } }", json!({})).await;
     assert_eq!(data["user"], json!({ "postsCount": 1, "followingCount": 1, "followersCount": 0 }));
 }
+
+/// Every relationship path at once (follow, unfollow, requests and their
+/// answers, policy switches, blocks, removeFollower, bulk follows, account
+/// deletion): afterwards every counter equals a COUNT of the rows, and no
+/// follow or request outlives a block or its policy.
+#[tokio::test]
+async fn counters_stay_exact_through_every_relationship_path() {
+    let app = spawn_app().await;
+    let mut people = Vec::new();
+    for i in 0..14 {
+        people.push(app.sign_up(&format!("mixed{i:02}")).await);
+    }
+    for (token, _) in &people[..4] {
+        app.ok(Some(token), "mutation { updateProfile(input: { followPolicy: APPROVAL }) { id } }", json!({})).await;
+    }
+    let one = |m: &str| format!("mutation($u: ID!) {{ {m}(userId: $u) {{ status }} }}");
+    let many = |m: &str| format!("mutation($us: [ID!]!) {{ {m}(userIds: $us) {{ status }} }}");
+    let policy = "mutation($p: FollowPolicy!) { updateProfile(input: { followPolicy: $p }) { id } }";
+    let delete = "mutation($p: String!) { deleteAccount(input: { password: $p }) }";
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut storm = Vec::new();
+    let app_ref = &app;
+    for n in 0..400 {
+        let who = match n {
+            150 => 12,
+            300 => 13,
+            _ => rng.gen_range(0..people.len()),
+        };
+        let (token, _) = &people[who];
+        let (_, target) = &people[rng.gen_range(0..people.len())];
+        let (query, vars) = match (n, rng.gen_range(0..12)) {
+            (150 | 300, _) => {
+                let name = format!("mixed{who:02}");
+                (delete.to_owned(), json!({ "p": format!("password-{name}") }))
+            }
+            (_, 0..=2) => (one("follow"), json!({ "u": target })),
+            (_, 3) => (one("unfollow"), json!({ "u": target })),
+            (_, 4) => (one("block"), json!({ "u": target })),
+            (_, 5) => (one("unblock"), json!({ "u": target })),
+            (_, 6) => (one("removeFollower"), json!({ "u": target })),
+            (_, 7) => (one("approveFollowRequest"), json!({ "u": target })),
+            (_, 8) => (one("rejectFollowRequest"), json!({ "u": target })),
+            (_, 9) => {
+                let us: Vec<&String> = (0..3).map(|_| &people[rng.gen_range(0..people.len())].1).collect();
+                (many(if rng.gen_bool(0.6) { "followMany" } else { "unfollowMany" }), json!({ "us": us }))
+            }
+            (_, 10) => {
+                let p = ["OPEN", "APPROVAL", "CLOSED"][rng.gen_range(0..3)];
+                (policy.to_owned(), json!({ "p": p }))
+            }
+            _ => (
+                one("updateFollow").replace("(userId: $u)", "(userId: $u, input: { hiddenFromFeed: true })"),
+                json!({ "u": target }),
+            ),
+        };
+        // A burst of 400 on a pool of 8 sheds load with SERVICE_UNAVAILABLE
+        // (no connection within the acquire timeout) and Retry-After: the
+        // client retries, as a real one would.
+        storm.push(async move {
+            for _ in 0..20 {
+                let body = app_ref.gql(Some(token), &query, vars.clone()).await;
+                if body["errors"][0]["extensions"]["code"] != "SERVICE_UNAVAILABLE" {
+                    return body;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            panic!("still unavailable after 20 tries: {query}");
+        });
+    }
+    for body in join_all(storm).await {
+        if let Some(errors) = body.get("errors") {
+            let code = errors[0]["extensions"]["code"].as_str().unwrap_or("none");
+            // Refusals the rules call for, and accounts deleted meanwhile.
+            let allowed = ["FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "UNAUTHENTICATED"];
+            assert!(allowed.contains(&code), "{body:#}");
+            assert_ne!(errors[0]["path"][0], "deleteAccount", "{body:#}");
+        }
+    }
+
+    assert_eq!(wrong_counters(&app).await, 0, "every counter equals a COUNT of the rows");
+    let blocked_pair = |t: &str, a: &str, b: &str| {
+        format!(
+            "SELECT COUNT(*) FROM {t} x WHERE EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = x.{a} AND b.blocked_id = x.{b}) OR (b.blocker_id = x.{b} AND b.blocked_id = x.{a}))"
+        )
+    };
+    assert_eq!(app.scalar(&blocked_pair("follows", "follower_id", "followed_id")).await, 0, "no follow across a block");
+    assert_eq!(
+        app.scalar(&blocked_pair("follow_requests", "requester_id", "target_id")).await,
+        0,
+        "no request across a block"
+    );
+    let both = "SELECT COUNT(*) FROM follow_requests r JOIN follows f ON f.follower_id = r.requester_id AND f.followed_id = r.target_id";
+    assert_eq!(app.scalar(both).await, 0, "no request beside a follow");
+    let unsettled =
+        "SELECT COUNT(*) FROM follow_requests r JOIN users u ON u.id = r.target_id WHERE u.follow_policy <> 'APPROVAL'";
+    assert_eq!(app.scalar(unsettled).await, 0, "no request left pending under OPEN or CLOSED");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM users").await, 12, "two accounts deleted");
+}

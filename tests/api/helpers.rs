@@ -213,6 +213,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut api::Config)) -> TestApp
 
 /// The server on a database of the caller's (already there; migrated here).
 pub async fn spawn_on(db_url: String, database: TestDatabase, configure: impl FnOnce(&mut api::Config)) -> TestApp {
+    // `TEST_LOG=error cargo test ...` shows the servers' logs (with
+    // `-- --nocapture`), e.g. the cause of an internal error.
+    if let Ok(filter) = std::env::var("TEST_LOG") {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    }
     let mut config = api::Config::defaults();
     config.database_url = db_url.clone();
     config.db_max_connections = Some(8);

@@ -16,6 +16,7 @@ mod connections;
 mod counters;
 mod faults;
 mod feed;
+mod follow_lists;
 mod follows;
 mod http;
 mod input;

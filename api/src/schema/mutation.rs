@@ -213,7 +213,12 @@ impl Mutation {
     }
 
     /// Changes the viewer's follow of the account (only the viewer sees its settings). NOT_FOUND when the viewer does not follow it.
-    async fn update_follow(&self, ctx: &Context<'_>, user_id: ID, input: UpdateFollowInput) -> ApiResult<FollowPayload> {
+    async fn update_follow(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        input: UpdateFollowInput,
+    ) -> ApiResult<FollowPayload> {
         let (me, target) = (me(ctx)?, other(ctx, &user_id, "update a follow of")?);
         one(ctx, relationships::update_follow(db(ctx)?, me, target, input.hidden_from_feed).await?).await
     }

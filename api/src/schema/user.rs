@@ -60,14 +60,9 @@ impl User {
             return Err(ApiError::Forbidden("this account keeps its network hidden".into()));
         }
         let query = ListQuery::new(args.filter, args.order, me)?;
-        let page = scoped_page_request(
-            args.first,
-            args.after.as_deref(),
-            args.last,
-            args.before.as_deref(),
-            query.scope,
-        )?
-        .ascending(query.ascending);
+        let page =
+            scoped_page_request(args.first, args.after.as_deref(), args.last, args.before.as_deref(), query.scope)?
+                .ascending(query.ascending);
         if query.nothing {
             return Ok(FollowConnection::empty(query.scope));
         }
@@ -186,8 +181,12 @@ impl User {
         before: Option<String>,
     ) -> ApiResult<FollowConnection> {
         let filter = FollowFilter::followed_by_viewer();
-        self.follow_list(ctx, Side::Followers, ListArgs { first, after, last, before, filter: Some(filter), order: None })
-            .await
+        self.follow_list(
+            ctx,
+            Side::Followers,
+            ListArgs { first, after, last, before, filter: Some(filter), order: None },
+        )
+        .await
     }
 
     /// This user's posts, newest first.
