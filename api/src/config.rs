@@ -155,9 +155,13 @@ impl Config {
     /// is not read (tests build on this, and an exported `FEED_WINDOW` must
     /// not change them).
     pub fn defaults() -> Self {
-        let command = Config::command().mut_args(|arg| arg.env(None));
-        let matches = command.get_matches_from(["followgraph"]);
+        let matches = Config::defaults_command().get_matches_from(["followgraph"]);
         Config::from_arg_matches(&matches).expect("the defaults are a valid configuration")
+    }
+
+    /// The command line with no environment variable bound to any flag.
+    fn defaults_command() -> clap::Command {
+        Config::command().mut_args(|arg| arg.env(None))
     }
 
     /// The pool size: as configured, or the backend's default.
@@ -194,13 +198,16 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// Without touching the process's environment (tests run in parallel):
+    /// the flags read variables, and the command behind `defaults` binds none.
     #[test]
     fn defaults_ignore_the_environment() {
-        std::env::set_var("FEED_WINDOW", "7");
-        std::env::set_var("DB_MAX_CONNECTIONS", "3");
+        let env_of = |c: clap::Command| -> Vec<String> {
+            c.get_arguments().filter_map(|a| a.get_env()).map(|e| e.to_string_lossy().into_owned()).collect()
+        };
+        assert!(env_of(Config::command()).contains(&"FEED_WINDOW".to_owned()));
+        assert_eq!(env_of(Config::defaults_command()), Vec::<String>::new());
         let config = Config::defaults();
-        std::env::remove_var("FEED_WINDOW");
-        std::env::remove_var("DB_MAX_CONNECTIONS");
         assert_eq!(config.feed_window, DEFAULT_WINDOW);
         assert_eq!(config.db_max_connections, None);
         assert_eq!(config.database_url, "sqlite://followgraph.db?mode=rwc");

@@ -108,12 +108,25 @@ impl Floor {
     /// BUFFERS)`), inside a transaction that is rolled back.
     pub async fn explain(&self, stmt: &Statement) -> Result<String, String> {
         let Floor::Pg(pool) = self else { return Ok("(EXPLAIN is shown for PostgreSQL only)".into()) };
+        // Prepared, then executed with the request's values: the plan is
+        // the generic one the server's connections run
+        // (plan_cache_mode = force_generic_plan), not a custom plan for
+        // these values.
         let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
-        let sql = format!("EXPLAIN (ANALYZE, BUFFERS) {}", stmt.sql);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("PREPARE fg_explain AS {}", stmt.sql)))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
+        let count = stmt.values.as_ref().map_or(0, |v| v.0.len());
+        let args: Vec<String> = (1..=count).map(|i| format!("${i}")).collect();
+        let sql = format!("EXPLAIN (ANALYZE, BUFFERS) EXECUTE fg_explain({})", args.join(", "));
+        let sql = if count == 0 { sql.replace("fg_explain()", "fg_explain") } else { sql };
         let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), values(stmt))
             .fetch_all(&mut *tx)
             .await
             .map_err(|e| e.to_string())?;
+        // A prepared statement outlives the transaction: drop it.
+        sqlx::raw_sql("DEALLOCATE fg_explain").execute(&mut *tx).await.map_err(|e| e.to_string())?;
         tx.rollback().await.map_err(|e| e.to_string())?;
         Ok(rows.iter().filter_map(|r| r.try_get::<String, _>(0).ok()).collect::<Vec<_>>().join("\n"))
     }

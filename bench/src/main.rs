@@ -235,10 +235,17 @@ async fn suite(
     }
 
     let log = std::fs::File::create(format!("target/bench-server-{}.log", size.name())).map_err(|e| e.to_string())?;
+    // The server and the floor run the same plan and pool size, set here
+    // for both (not left to whatever the environment says).
+    let plan = store::feed::FeedPlan::default();
+    let pool_size = store::default_pool_size(&url);
     let child = Command::new(server_bin)
         .env("DATABASE_URL", &url)
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
+        .env("FEED_BROAD_FOLLOWING", plan.broad_following.to_string())
+        .env("FEED_WINDOW", plan.window.to_string())
+        .env("DB_MAX_CONNECTIONS", pool_size.to_string())
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -261,10 +268,9 @@ async fn suite(
     let mut ctx = Ctx {
         graphql_url: format!("{base}/graphql"),
         client,
-        // As many connections as the server's pool (store's default), at most one per client.
-        floor: Floor::connect(&url, store::default_pool_size(&url).min(max_conc)).await?,
-        // The server runs with its defaults, which are the store's.
-        plan: store::feed::FeedPlan::default(),
+        // As many connections as the server's pool, at most one per client.
+        floor: Floor::connect(&url, pool_size.min(max_conc)).await?,
+        plan,
         users: spec.users as i64,
         writers: (spec.users - spec.writers + 1) as i64..=spec.users as i64,
         top: (UserId(top_id), dataset::username(top_id)),
@@ -337,6 +343,13 @@ async fn suite(
             let stmt = ctx.main_statement(w);
             let plan = ctx.floor.explain(&stmt).await?;
             let _ = writeln!(report, "### {}\n\n```sql\n{}\n```\n\n```\n{plan}\n```\n", w.name(), stmt.sql);
+        }
+        if workloads.contains(&Workload::W9) {
+            let _ = writeln!(report, "## The top account's followers under each filter and order\n");
+            for (name, stmt) in ctx.list_statements() {
+                let plan = ctx.floor.explain(&stmt).await?;
+                let _ = writeln!(report, "### {name}\n\n```sql\n{}\n```\n\n```\n{plan}\n```\n", stmt.sql);
+            }
         }
     }
     drop(server);

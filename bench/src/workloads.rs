@@ -11,7 +11,7 @@ use store::feed::{self, FeedPlan};
 use store::follows::{self, Filter, List, Side};
 use store::relationships::{self, Counters};
 use store::sessions::{self, TokenHash};
-use store::{posts, users, Cursor, PageRequest, UserId};
+use store::{posts, suggestions, users, Cursor, PageRequest, UserId};
 
 use crate::dataset::{self, FOLLOWS10, FOLLOWS200, HEAVY};
 use crate::floor::Floor;
@@ -31,10 +31,12 @@ pub enum Workload {
     #[value(name = "w7-page1")]
     W7Page1,
     W7,
+    W8,
+    W9,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 10] = [
+    pub const ALL: [Workload; 12] = [
         Workload::W1,
         Workload::W2,
         Workload::W3,
@@ -45,6 +47,8 @@ impl Workload {
         Workload::W6,
         Workload::W7Page1,
         Workload::W7,
+        Workload::W8,
+        Workload::W9,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +63,8 @@ impl Workload {
             Workload::W6 => "W6 poll, nothing new",
             Workload::W7Page1 => "W7 followers page 1",
             Workload::W7 => "W7 followers page 50",
+            Workload::W8 => "W8 suggestions, 2,000 followed",
+            Workload::W9 => "W9 known followers of the top account",
         }
     }
 }
@@ -86,6 +92,8 @@ const FEED: &str = "{ feed(first: 20) { edges { cursor node { id body createdAt 
 const RELATIONSHIP: &str = "query($u: String!) { user(username: $u) { viewerIsFollowing followsViewer } }";
 const FOLLOW_UNFOLLOW: &str = "mutation($u: ID!) { f: follow(userId: $u) { user { followersCount } } u: unfollow(userId: $u) { user { followersCount } } }";
 const POLL: &str = "query($b: String!) { feed(last: 20, before: $b) { edges { node { id } } pageInfo { hasPreviousPage startCursor } } }";
+const SUGGESTIONS: &str = "{ suggestedUsers(first: 10) { username followersCount } }";
+const KNOWN_FOLLOWERS: &str = "query($u: String!) { user(username: $u) { knownFollowers(first: 20) { totalCount edges { followedAt node { username } } } } }";
 const FOLLOWERS_PAGE: &str = "query($u: String!, $a: String) { user(username: $u) { followers(first: 20, after: $a) { edges { followedAt node { username } } pageInfo { endCursor hasNextPage } } } }";
 
 /// A page as the server would read it for these arguments (cursors as the
@@ -135,6 +143,8 @@ impl Ctx {
             Workload::W6 => (Some(HEAVY), q(POLL, json!({ "b": self.newest }))),
             Workload::W7Page1 => (None, q(FOLLOWERS_PAGE, json!({ "u": self.top.1, "a": null }))),
             Workload::W7 => (None, q(FOLLOWERS_PAGE, json!({ "u": self.top.1, "a": self.deep }))),
+            Workload::W8 => (Some(HEAVY), q(SUGGESTIONS, json!({}))),
+            Workload::W9 => (Some(HEAVY), q(KNOWN_FOLLOWERS, json!({ "u": self.top.1 }))),
         }
     }
 
@@ -261,6 +271,18 @@ impl Ctx {
                 let top = UserId(f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?[0]);
                 f.rows(follows::pages_stmt(b, &[(followers(top), page(20, after, None, None))])).await?;
             }
+            Workload::W8 => {
+                // The stored ranking (fresh: the API's first request made it).
+                f.rows(self.session(HEAVY)).await?;
+                f.rows(suggestions::stored_stmt(b, UserId(HEAVY), 10)).await?;
+            }
+            Workload::W9 => {
+                let following = f.ids(self.session(HEAVY), "following_count").await?[0];
+                let top = f.ids(users::find_by_username_stmt(b, &self.top.1), "followers_count").await?[0];
+                let list = self.known(self.top.0);
+                f.rows(follows::pages_stmt(b, &[(list.clone(), self.known_page())])).await?;
+                f.rows(follows::counts_stmt(b, &[(list, following < top)])).await?;
+            }
         }
         Ok(())
     }
@@ -286,7 +308,55 @@ impl Ctx {
                 feed::walk_stmt(b, user(HEAVY), self.plan.window, &page(0, None, Some(20), Some(&self.newest)))
             }
             Workload::W7 => follows::pages_stmt(b, &[(followers(self.top.0), page(20, Some(&self.deep), None, None))]),
+            Workload::W8 => suggestions::stored_stmt(b, user(HEAVY), 10),
+            Workload::W9 => follows::pages_stmt(b, &[(self.known(self.top.0), self.known_page())]),
         }
+    }
+
+    /// The heavy viewer's known followers of `owner` (W9).
+    fn known(&self, owner: UserId) -> List {
+        let filter = Filter { followed_by: Some((UserId(HEAVY), true)), ..Filter::default() };
+        List { owner, side: Side::Followers, filter }
+    }
+
+    /// W9's page: the first 20.
+    fn known_page(&self) -> PageRequest {
+        page(20, None, None, None)
+    }
+
+    /// The statements of the top account's followers list under each
+    /// filter and order the API offers (a first page of 20, and the
+    /// filtered count), as the heavy viewer asks them, for EXPLAIN.
+    pub fn list_statements(&self) -> Vec<(String, Statement)> {
+        let b = self.floor.backend();
+        let deep = Cursor::decode(&self.deep).map(|c| c.at());
+        let viewer = UserId(HEAVY);
+        let filters: Vec<(&str, Filter)> = vec![
+            ("no filter", Filter::default()),
+            ("usernamePrefix \"user12\"", Filter { username_prefix: Some("user12".into()), ..Filter::default() }),
+            ("followedBefore (page 50's date)", Filter { followed_before: deep, ..Filter::default() }),
+            ("mutual: true", Filter { mutual: Some(true), ..Filter::default() }),
+            ("mutual: false", Filter { mutual: Some(false), ..Filter::default() }),
+            ("followedByViewer: true (knownFollowers)", Filter { followed_by: Some((viewer, true)), ..Filter::default() }),
+            ("followedByViewer: false", Filter { followed_by: Some((viewer, false)), ..Filter::default() }),
+        ];
+        let mut out = vec![(
+            "W8 cold: ranking friends of friends (run when the stored ranking is stale)".to_owned(),
+            suggestions::friends_of_friends_stmt(b, viewer, suggestions::KEPT),
+        )];
+        for (name, filter) in filters {
+            let list = List { owner: self.top.0, side: Side::Followers, filter };
+            for ascending in [false, true] {
+                let order = if ascending { "ASC" } else { "DESC" };
+                let page = page(20, None, None, None).ascending(ascending);
+                out.push((format!("{name}, {order}, page"), follows::pages_stmt(b, &[(list.clone(), page)])));
+            }
+            if !list.filter.is_empty() {
+                let from_viewer = list.filter.followed_by == Some((viewer, true));
+                out.push((format!("{name}, totalCount"), follows::counts_stmt(b, &[(list, from_viewer)])));
+            }
+        }
+        out
     }
 }
 

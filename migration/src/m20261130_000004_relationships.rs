@@ -29,6 +29,14 @@
 //!   and has not hidden"); partial, so the probe stays index-only.
 //!
 //! The policy is text checked against its three values, readable in SQL.
+//!
+//! `suggestions` keeps each viewer's ranked "whom to follow" (at most 100
+//! accounts, best first, `rank` from 0) with a sentinel row (`rank` -1)
+//! recording when it was computed and from how many follows: ranking
+//! friends of friends live costs ~15 ms at dataset M for a viewer who
+//! follows 2,000 accounts (docs/PERFORMANCE.md, W8), so it is computed
+//! once and read by its primary key until it goes stale (store/src/
+//! suggestions.rs says when).
 
 use sea_orm_migration::prelude::*;
 
@@ -57,9 +65,18 @@ const UP: &[&str] = &[
        CHECK (blocker_id <> blocked_id))",
     "CREATE INDEX blocks_blocker_created_idx ON blocks (blocker_id, created_at, blocked_id)",
     "CREATE INDEX blocks_blocked_idx ON blocks (blocked_id, blocker_id)",
+    "CREATE TABLE suggestions (\
+       viewer_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE, \
+       rank INTEGER NOT NULL, \
+       user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE, \
+       computed_at TIMESTAMP WITH TIME ZONE NOT NULL, \
+       basis BIGINT NOT NULL, \
+       CONSTRAINT suggestions_pkey PRIMARY KEY (viewer_id, rank))",
+    "CREATE INDEX suggestions_user_idx ON suggestions (user_id)",
 ];
 
 const DOWN: &[&str] = &[
+    "DROP TABLE suggestions",
     "DROP TABLE blocks",
     "DROP TABLE follow_requests",
     "DROP INDEX follows_feed_idx",

@@ -613,6 +613,9 @@ async fn set_policy_once(
         sql.push("DELETE FROM follow_requests WHERE target_id = ").bind(viewer);
         txn.execute_raw(sql.build()).await?;
     }
+    if network_hidden == Some(true) && !me.network_hidden {
+        crate::suggestions::forget_through(&txn, viewer).await?;
+    }
     let mut sql = Sql::new(backend);
     sql.push("UPDATE users SET follow_policy = ")
         .bind(policy.unwrap_or(me.follow_policy))

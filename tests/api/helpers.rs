@@ -106,8 +106,8 @@ async fn postgres_template() -> &'static str {
                 .await
                 .unwrap()
                 .is_some();
+            sweep_old_databases(&mut admin, &name).await;
             if !exists {
-                sweep_old_databases(&mut admin).await;
                 // Built under another name and renamed when complete, so a
                 // run killed half-way leaves no half-migrated template.
                 let building = format!("{name}_building");
@@ -133,6 +133,7 @@ async fn sqlite_template() -> &'static Path {
     TEMPLATE
         .get_or_init(|| async {
             let file = std::env::temp_dir().join(format!("{}.db", template_name()));
+            sweep_old_files(&file);
             if !file.exists() {
                 let building =
                     std::env::temp_dir().join(format!("{}.{}.building.db", template_name(), std::process::id()));
@@ -152,6 +153,25 @@ async fn sqlite_template() -> &'static Path {
             file
         })
         .await
+}
+
+/// The SQLite counterpart of [`sweep_old_databases`]: test files, templates
+/// of other schema versions and half-built templates, over two hours old.
+fn sweep_old_files(current: &Path) {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 2 * 3600));
+        if name.starts_with("fgt_") && path != current && old {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
 }
 
 async fn exec(admin: &mut PgConnection, sql: String) -> Result<(), sqlx::Error> {
@@ -179,8 +199,9 @@ async fn fresh_database() -> (String, TestDatabase) {
 }
 
 /// Drops what killed runs left behind: test databases over two hours old,
-/// and templates of other schema versions.
-async fn sweep_old_databases(admin: &mut PgConnection) {
+/// and templates of other schema versions. Never with FORCE: a database
+/// something is still connected to (a concurrent run) stays.
+async fn sweep_old_databases(admin: &mut PgConnection, current: &str) {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
     let names: Vec<(String,)> = sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'fgt\\_%'")
         .fetch_all(&mut *admin)
@@ -188,14 +209,14 @@ async fn sweep_old_databases(admin: &mut PgConnection) {
         .unwrap_or_default();
     for (name,) in names {
         let old = match name.strip_prefix("fgt_template_") {
-            Some(_) => true,
+            Some(_) => !name.starts_with(current),
             None => {
                 let secs: u64 = name.split('_').nth(1).and_then(|s| s.parse().ok()).unwrap_or(now);
                 now.saturating_sub(secs) > 2 * 3600
             }
         };
         if old {
-            let _ = exec(admin, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+            let _ = exec(admin, format!("DROP DATABASE IF EXISTS {name}")).await;
         }
     }
 }

@@ -442,7 +442,7 @@ async fn suggestions_rank_friends_of_friends_then_fall_back_to_popular() {
     let me_id = seen_id(&app, "myself").await;
     act(&app, &token("hater"), "block", &me_id).await;
     // pop is popular but nobody I follow follows it.
-    for fan in ["yvonne", "zelda", "xavier"] {
+    for fan in ["yvonne", "zelda", "xavier", "shut"] {
         act(&app, &token(fan), "follow", &id("pop")).await;
     }
 
@@ -455,6 +455,12 @@ async fn suggestions_rank_friends_of_friends_then_fall_back_to_popular() {
     for excluded in ["myself", "fan_a", "fan_b", "fan_c", "shut", "hater"] {
         assert!(!names.contains(&excluded.to_owned()), "{excluded} in {names:?}");
     }
+    // Fresh at once: a followed suggestion is gone, and an account that
+    // hides its network stops contributing paths (fan_a was yvonne's only one).
+    act(&app, &me, "follow", &id("xavier")).await;
+    set_profile(&app, &token("fan_a"), json!({ "networkHidden": true })).await;
+    let after = app.ok(Some(&me), q, json!({ "n": 2 })).await;
+    assert_eq!(strings(&after["suggestedUsers"], "/username"), ["pop", "yvonne"]);
     // A viewer who follows nobody gets popular accounts.
     let (fresh, _) = app.sign_up("fresh").await;
     let popular = app.ok(Some(&fresh), q, json!({ "n": 1 })).await;

@@ -156,12 +156,12 @@ impl Query {
     /// Accounts the viewer might follow, best first (at most 50; 10 by default): followed by the most of the viewer's followees, then by the most followers; popular accounts fill in. UNAUTHENTICATED when signed out.
     #[graphql(complexity = "first.unwrap_or(SUGGESTIONS).clamp(0, 50) as usize * child_complexity + 1")]
     async fn suggested_users(&self, ctx: &Context<'_>, first: Option<i32>) -> ApiResult<Vec<User>> {
-        let me = viewer(ctx)?.require()?.user.id;
+        let me = &viewer(ctx)?.require()?.user;
         let n = first.unwrap_or(SUGGESTIONS);
         if !(0..=50).contains(&n) {
             return Err(ApiError::bad_input("`first` takes 0 to 50 suggestions"));
         }
-        let found = store::suggestions::suggest(db(ctx)?, me, n as u64).await?;
+        let found = store::suggestions::suggest(db(ctx)?, me.id, me.following_count, n as u64).await?;
         loaders(ctx)?.feed_many(found.iter().map(|u| (UserById(u.id), u.clone()))).await;
         Ok(found.into_iter().map(User::new).collect())
     }
