@@ -119,12 +119,18 @@ impl Floor {
             .map_err(|e| e.to_string())?;
         let count = stmt.values.as_ref().map_or(0, |v| v.0.len());
         let args: Vec<String> = (1..=count).map(|i| format!("${i}")).collect();
-        let sql = format!("EXPLAIN (ANALYZE, BUFFERS) EXECUTE fg_explain({})", args.join(", "));
-        let sql = if count == 0 { sql.replace("fg_explain()", "fg_explain") } else { sql };
-        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), values(stmt))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(|e| e.to_string())?;
+        let execute = match count {
+            0 => "EXPLAIN (ANALYZE, BUFFERS) EXECUTE fg_explain".to_owned(),
+            // EXECUTE takes no bind parameters: the values go in as
+            // literals (SeaORM writes them, as it does for logs).
+            _ => sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                format!("EXPLAIN (ANALYZE, BUFFERS) EXECUTE fg_explain({})", args.join(", ")),
+                stmt.values.clone().map(|v| v.0).unwrap_or_default(),
+            )
+            .to_string(),
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(execute)).fetch_all(&mut *tx).await.map_err(|e| e.to_string())?;
         // A prepared statement outlives the transaction: drop it.
         sqlx::raw_sql("DEALLOCATE fg_explain").execute(&mut *tx).await.map_err(|e| e.to_string())?;
         tx.rollback().await.map_err(|e| e.to_string())?;

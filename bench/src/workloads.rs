@@ -337,7 +337,10 @@ impl Ctx {
             ("followedBefore (page 50's date)", Filter { followed_before: deep, ..Filter::default() }),
             ("mutual: true", Filter { mutual: Some(true), ..Filter::default() }),
             ("mutual: false", Filter { mutual: Some(false), ..Filter::default() }),
-            ("followedByViewer: true (knownFollowers)", Filter { followed_by: Some((viewer, true)), ..Filter::default() }),
+            (
+                "followedByViewer: true (knownFollowers)",
+                Filter { followed_by: Some((viewer, true)), ..Filter::default() },
+            ),
             ("followedByViewer: false", Filter { followed_by: Some((viewer, false)), ..Filter::default() }),
         ];
         let mut out = vec![(

@@ -27,6 +27,12 @@
 //! - follows (follower_id, followed_id) WHERE NOT hidden_from_feed: what
 //!   the feed reads (both plans probe or list "whom the viewer follows
 //!   and has not hidden"); partial, so the probe stays index-only.
+//! - follows_follower_created_idx gains hidden_from_feed as a last
+//!   column: a following list shows the flag, and reading it from the
+//!   index keeps the walk index-only. (An index-only walk is what makes
+//!   PostgreSQL's generic plan of a filtered page walk the index in order
+//!   and stop at the page, measured: 0.5 ms against 48 ms for a fetch and
+//!   sort of all 14,000 followers.)
 //!
 //! The policy is text checked against its three values, readable in SQL.
 //!
@@ -49,6 +55,8 @@ const UP: &[&str] = &[
     "ALTER TABLE users ADD COLUMN network_hidden BOOLEAN NOT NULL DEFAULT FALSE",
     "ALTER TABLE follows ADD COLUMN hidden_from_feed BOOLEAN NOT NULL DEFAULT FALSE",
     "CREATE INDEX follows_feed_idx ON follows (follower_id, followed_id) WHERE NOT hidden_from_feed",
+    "DROP INDEX follows_follower_created_idx",
+    "CREATE INDEX follows_follower_created_idx ON follows (follower_id, created_at, followed_id, hidden_from_feed)",
     "CREATE TABLE follow_requests (\
        requester_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE, \
        target_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE, \
@@ -76,6 +84,8 @@ const UP: &[&str] = &[
 ];
 
 const DOWN: &[&str] = &[
+    "DROP INDEX follows_follower_created_idx",
+    "CREATE INDEX follows_follower_created_idx ON follows (follower_id, created_at, followed_id)",
     "DROP TABLE suggestions",
     "DROP TABLE blocks",
     "DROP TABLE follow_requests",

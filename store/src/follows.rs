@@ -9,8 +9,8 @@
 //! "mutual" and "followed by the viewer"), never a sort, so a page reads at
 //! most the owner's list (its follower or following count) and usually
 //! about page size ÷ the share of rows that pass. Counts under a filter
-//! read the same range once; the count of "followed by the viewer" is read
-//! from the viewer's own follows when they are fewer (known followers).
+//! read the same range once; the count of "followed by the viewer" joins
+//! the viewer's own follows when they are fewer (known followers).
 //! docs/PERFORMANCE.md has the EXPLAIN of each at dataset M.
 
 use chrono::{DateTime, Utc};
@@ -103,8 +103,16 @@ pub fn pages_stmt(backend: DbBackend, keys: &[(List, PageRequest)]) -> Statement
     union_all(backend, keys.len(), |sql, i| {
         let (list, page) = &keys[i];
         let (_, other) = list.side.columns();
+        // The flag is the follower's: only a following list shows it. Not
+        // reading it on a followers list keeps that walk index-only, which
+        // is what makes PostgreSQL's generic plan walk the index in order
+        // and stop at the page (rather than fetch and sort the whole list).
+        let hidden = match list.side {
+            Side::Followers => "FALSE",
+            Side::Following => "f.hidden_from_feed",
+        };
         sql.push(&format!(
-            "f.created_at AS followed_at, f.hidden_from_feed AS hidden, u.* FROM follows f JOIN users u ON u.id = f.{other}"
+            "f.created_at AS followed_at, {hidden} AS hidden, u.* FROM follows f JOIN users u ON u.id = f.{other}"
         ));
         push_where(sql, list);
         sql.keyset("f.created_at", &format!("f.{other}"), page);
@@ -134,7 +142,9 @@ fn push_where(sql: &mut Sql, list: &List) {
     if let Some(mutual) = filter.mutual {
         // The reverse edge: (other -> owner) for a following list,
         // (owner -> other) for a followers list; the same expression.
-        sql.push(" AND (SELECT 1 FROM follows m WHERE m.follower_id = f.followed_id AND m.followed_id = f.follower_id)");
+        sql.push(
+            " AND (SELECT 1 FROM follows m WHERE m.follower_id = f.followed_id AND m.followed_id = f.follower_id)",
+        );
         sql.push(if mutual { " = 1" } else { " IS NULL" });
     }
     if let Some((viewer, wanted)) = filter.followed_by {
@@ -154,7 +164,9 @@ pub fn like_prefix(prefix: &str) -> String {
 /// list, whether to count it from the viewer's follows: worth it for a
 /// `followed_by: (viewer, true)` filter when the viewer follows fewer
 /// accounts than the list holds (the caller knows both counts); the count
-/// then walks the viewer's follows, probing follows' primary key.
+/// is then a join of the viewer's follows with the list (3.5 ms for the
+/// heavy viewer and the 14,000 followers of the top account at M, against
+/// 7.9 ms probing per row).
 pub async fn counts(db: &impl ConnectionTrait, keys: &[(List, bool)]) -> StoreResult<Vec<i64>> {
     let rows = db.query_all_raw(counts_stmt(db.get_database_backend(), keys)).await?;
     let mut out = vec![0; keys.len()];
@@ -175,16 +187,15 @@ pub fn counts_stmt(backend: DbBackend, keys: &[(List, bool)]) -> Statement {
         let (_, other) = list.side.columns();
         match (from_viewer, list.filter.followed_by) {
             (true, Some((viewer, true))) => {
-                // Each of the viewer's follows, probing the list's row for
-                // it (follows' primary key) with the rest of the filter.
-                sql.push("COUNT(*) AS n FROM follows v WHERE v.follower_id = ").bind(viewer);
-                sql.push(" AND (SELECT 1 FROM follows f");
+                // The viewer's follows joined to the list's rows (a hash
+                // join of the two index ranges, or primary-key probes).
+                sql.push(&format!("COUNT(*) AS n FROM follows v JOIN follows f ON f.{other} = v.followed_id"));
                 if list.filter.username_prefix.is_some() {
                     sql.push(&format!(" JOIN users u ON u.id = f.{other}"));
                 }
                 let rest = List { filter: Filter { followed_by: None, ..list.filter.clone() }, ..list.clone() };
                 push_where(sql, &rest);
-                sql.push(&format!(" AND f.{other} = v.followed_id) = 1"));
+                sql.push(" AND v.follower_id = ").bind(viewer);
             }
             _ => {
                 sql.push("COUNT(*) AS n FROM follows f");

@@ -49,12 +49,7 @@ pub const SAMPLE_THEIRS: i64 = 50;
 /// viewer's following count (what a stored ranking must have been computed
 /// from). One statement when the stored ranking is fresh; otherwise it is
 /// computed and stored first.
-pub async fn suggest(
-    db: &DatabaseConnection,
-    viewer: UserId,
-    following: i64,
-    n: u64,
-) -> StoreResult<Vec<user::Model>> {
+pub async fn suggest(db: &DatabaseConnection, viewer: UserId, following: i64, n: u64) -> StoreResult<Vec<user::Model>> {
     let backend = db.get_database_backend();
     let mut stored = None;
     let mut found = Vec::new();
@@ -66,9 +61,8 @@ pub async fn suggest(
             found.push(user::Model::from_query_result(&row, "")?);
         }
     }
-    let fresh = stored.is_some_and(|(at, basis)| {
-        basis == following && (now() - at).to_std().is_ok_and(|age| age < FRESH_FOR)
-    });
+    let fresh =
+        stored.is_some_and(|(at, basis)| basis == following && (now() - at).to_std().is_ok_and(|age| age < FRESH_FOR));
     if fresh {
         return Ok(found);
     }
@@ -141,18 +135,24 @@ pub async fn forget_through(db: &impl ConnectionTrait, account: UserId) -> Store
     Ok(())
 }
 
-/// ` AND <u is someone the viewer may be suggested>`.
+/// ` AND <u is someone the viewer may be suggested>`. Each exclusion is a
+/// correlated scalar probe (`(SELECT 1 ...) IS NULL`), one key lookup per
+/// candidate: as NOT EXISTS, the generic plan hashes all the viewer's
+/// follows instead (2,000 rows for the heavy viewer; measured 2.1 ms
+/// against ~0.3 ms for a stored ranking's read).
 fn push_eligible(sql: &mut Sql, viewer: UserId) {
     sql.push(" AND u.id <> ").bind(viewer);
     sql.push(" AND u.follow_policy <> 'CLOSED'");
-    sql.push(" AND NOT EXISTS (SELECT 1 FROM follows x WHERE x.follower_id = ").bind(viewer);
-    sql.push(" AND x.followed_id = u.id)");
-    sql.push(" AND NOT EXISTS (SELECT 1 FROM follow_requests x WHERE x.requester_id = ").bind(viewer);
-    sql.push(" AND x.target_id = u.id)");
-    sql.push(" AND NOT EXISTS (SELECT 1 FROM blocks x WHERE x.blocker_id = ").bind(viewer);
-    sql.push(" AND x.blocked_id = u.id)");
-    sql.push(" AND NOT EXISTS (SELECT 1 FROM blocks x WHERE x.blocker_id = u.id AND x.blocked_id = ").bind(viewer);
-    sql.push(")");
+    let probes = [
+        ("follows", "follower_id = {v} AND followed_id = u.id"),
+        ("follow_requests", "requester_id = {v} AND target_id = u.id"),
+        ("blocks", "blocker_id = {v} AND blocked_id = u.id"),
+        ("blocks", "blocker_id = u.id AND blocked_id = {v}"),
+    ];
+    for (table, condition) in probes {
+        let (head, tail) = condition.split_once("{v}").unwrap_or((condition, ""));
+        sql.push(&format!(" AND (SELECT 1 FROM {table} WHERE {head}")).bind(viewer).push(&format!("{tail}) IS NULL"));
+    }
 }
 
 pub fn friends_of_friends_stmt(backend: DbBackend, viewer: UserId, n: u64) -> Statement {
