@@ -12,7 +12,9 @@
 //!
 //! - complexity: each field counts 1 plus its children; a connection field
 //!   (one that takes `first`/`last`) counts its children once per item it
-//!   may return (`pagination::cost`, the rule the engine applies too);
+//!   may return (`pagination::cost`, the rule the engine applies too),
+//!   plus `pagination::SCAN_COST` for a list that may read its whole
+//!   index range (a `filter` given, `knownFollowers`);
 //! - depth: fields nested in fields;
 //! - root fields and aliases, fragments expanded (each root field is at
 //!   least one statement; aliases are how one field is asked for many times);
@@ -228,9 +230,10 @@ impl<'a> Walk<'a> {
                     let shape = ty.and_then(|t| self.shape.fields.get(&(t.to_owned(), name.to_owned())));
                     let children = self.set(&field.selection_set.node, shape.map(|s| s.returns.as_str()))?;
                     let complexity = match shape {
-                        Some(s) if s.connection => pagination::cost(
+                        Some(s) if s.connection => pagination::scan_cost(
                             self.int_arg(field, "first"),
                             self.int_arg(field, "last"),
+                            name == "knownFollowers" || field.arguments.iter().any(|(n, _)| n.node == "filter"),
                             children.complexity,
                         ),
                         _ => children.complexity.saturating_add(1),

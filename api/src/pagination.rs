@@ -72,6 +72,17 @@ pub fn cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> u
     items.saturating_mul(child_complexity).saturating_add(1)
 }
 
+/// What a list that may read its whole index range costs on top of its
+/// page: a filtered followers/following list and `knownFollowers` (a sparse
+/// filter walks the owner's list to fill a page; a filtered `totalCount`
+/// counts it). 40 of them fit the default budget of 20,000.
+pub const SCAN_COST: usize = 500;
+
+/// [`cost`], plus [`SCAN_COST`] when the list `scans`.
+pub fn scan_cost(first: Option<i32>, last: Option<i32>, scans: bool, child_complexity: usize) -> usize {
+    cost(first, last, child_complexity).saturating_add(if scans { SCAN_COST } else { 0 })
+}
+
 pub fn decode_cursor(cursor: &str) -> ApiResult<Cursor> {
     Cursor::decode(cursor).ok_or_else(|| ApiError::bad_input(format!("`{cursor}` is not a valid cursor")))
 }

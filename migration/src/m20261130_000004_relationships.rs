@@ -27,9 +27,13 @@
 //! - follows (follower_id, followed_id) WHERE NOT hidden_from_feed: what
 //!   the feed reads (both plans probe or list "whom the viewer follows
 //!   and has not hidden"); partial, so the probe stays index-only.
-//! - follows_follower_created_idx gains hidden_from_feed as a last
-//!   column: a following list shows the flag, and reading it from the
-//!   index keeps the walk index-only. (An index-only walk is what makes
+//! - follows_following_idx (follower_id, created_at, followed_id,
+//!   hidden_from_feed) replaces follows_follower_created_idx, the same
+//!   with hidden_from_feed as a last column: a following list shows the
+//!   flag, and reading it from the index keeps the walk index-only. (A new
+//!   name, not the old one dropped and made again: SQLite checks a
+//!   CREATE INDEX against the schema a pooled connection last read, and
+//!   another connection of the migration's pool may have dropped it.) (An index-only walk is what makes
 //!   PostgreSQL's generic plan of a filtered page walk the index in order
 //!   and stop at the page, measured: 0.5 ms against 48 ms for a fetch and
 //!   sort of all 14,000 followers.)
@@ -42,7 +46,9 @@
 //! friends of friends live costs ~15 ms at dataset M for a viewer who
 //! follows 2,000 accounts (docs/PERFORMANCE.md, W8), so it is computed
 //! once and read by its primary key until it goes stale (store/src/
-//! suggestions.rs says when).
+//! suggestions.rs says when). `suggestions_generation`, one row, counts
+//! the times an account hid its network: a ranking computed under an
+//! older generation is stale.
 
 use sea_orm_migration::prelude::*;
 
@@ -55,8 +61,8 @@ const UP: &[&str] = &[
     "ALTER TABLE users ADD COLUMN network_hidden BOOLEAN NOT NULL DEFAULT FALSE",
     "ALTER TABLE follows ADD COLUMN hidden_from_feed BOOLEAN NOT NULL DEFAULT FALSE",
     "CREATE INDEX follows_feed_idx ON follows (follower_id, followed_id) WHERE NOT hidden_from_feed",
+    "CREATE INDEX follows_following_idx ON follows (follower_id, created_at, followed_id, hidden_from_feed)",
     "DROP INDEX follows_follower_created_idx",
-    "CREATE INDEX follows_follower_created_idx ON follows (follower_id, created_at, followed_id, hidden_from_feed)",
     "CREATE TABLE follow_requests (\
        requester_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE, \
        target_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE, \
@@ -79,13 +85,17 @@ const UP: &[&str] = &[
        user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE, \
        computed_at TIMESTAMP WITH TIME ZONE NOT NULL, \
        basis BIGINT NOT NULL, \
+       generation BIGINT NOT NULL, \
        CONSTRAINT suggestions_pkey PRIMARY KEY (viewer_id, rank))",
+    "CREATE TABLE suggestions_generation (id INTEGER PRIMARY KEY CHECK (id = 1), generation BIGINT NOT NULL)",
+    "INSERT INTO suggestions_generation (id, generation) VALUES (1, 0)",
     "CREATE INDEX suggestions_user_idx ON suggestions (user_id)",
 ];
 
 const DOWN: &[&str] = &[
-    "DROP INDEX follows_follower_created_idx",
+    "DROP TABLE suggestions_generation",
     "CREATE INDEX follows_follower_created_idx ON follows (follower_id, created_at, followed_id)",
+    "DROP INDEX follows_following_idx",
     "DROP TABLE suggestions",
     "DROP TABLE blocks",
     "DROP TABLE follow_requests",

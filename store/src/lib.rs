@@ -126,11 +126,15 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
 
-/// [`connect`], then [`migrate`].
+/// [`migrate`] over a connection of its own, then [`connect`]. One
+/// connection, because SQLite checks a DDL statement against the schema
+/// the connection last read: a migration whose statements land on several
+/// pooled connections can see an index one of them just dropped.
 pub async fn connect_and_migrate(url: &str, options: PoolOptions) -> Result<DatabaseConnection, DbErr> {
-    let db = connect(url, options).await?;
-    migrate(&db).await?;
-    Ok(db)
+    let single = connect(url, PoolOptions { max_connections: 1, ..options }).await?;
+    migrate(&single).await?;
+    single.close().await?;
+    connect(url, options).await
 }
 
 /// One trivial statement: whether the database answers.

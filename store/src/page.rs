@@ -33,6 +33,12 @@ pub fn scope_of(description: &str) -> u64 {
     u64::from_be_bytes(digest[..8].try_into().unwrap_or_default()).max(1)
 }
 
+/// Whether a time can be bound on every backend (years 1 to 9999).
+pub fn in_range(at: &DateTime<Utc>) -> bool {
+    use chrono::Datelike;
+    (1..=9999).contains(&at.year())
+}
+
 impl Cursor {
     pub fn new(at: DateTime<Utc>, id: i64) -> Self {
         Cursor { micros: at.timestamp_micros(), id, scope: 0 }
@@ -68,8 +74,11 @@ impl Cursor {
         };
         let micros: i64 = micros.parse().ok()?;
         let id: i64 = id.parse().ok()?;
-        // Out-of-range timestamps would not survive the round trip.
-        DateTime::from_timestamp_micros(micros)?;
+        // Out-of-range timestamps would not survive the round trip, nor
+        // bind on PostgreSQL: years 1 to 9999 only.
+        if !in_range(&DateTime::from_timestamp_micros(micros)?) {
+            return None;
+        }
         let decoded = Cursor { micros, id, scope };
         // One spelling per cursor (no `+7`, `07` or padding).
         (decoded.encode() == cursor).then_some(decoded)

@@ -614,7 +614,7 @@ async fn set_policy_once(
         txn.execute_raw(sql.build()).await?;
     }
     if network_hidden == Some(true) && !me.network_hidden {
-        crate::suggestions::forget_through(&txn, viewer).await?;
+        crate::suggestions::next_generation(&txn).await?;
     }
     let mut sql = Sql::new(backend);
     sql.push("UPDATE users SET follow_policy = ")

@@ -146,15 +146,41 @@ async fn a_cursor_is_bound_to_its_order_and_filter() {
     ] {
         assert_eq!(net.app.error_code(Some(&net.viewer), &q, vars).await, "BAD_USER_INPUT", "{why}");
     }
+    // Bound to the exact values: another date, the opposite boolean.
+    let at = &net.followed_at[4];
+    let dated = cursor(&page(&net, "followers", json!({ "first": 1, "f": { "followedBefore": at } })).await);
+    let known = cursor(&page(&net, "followers", json!({ "first": 1, "f": { "followedByViewer": true } })).await);
+    for (vars, why) in [
+        (json!({ "f": { "followedBefore": net.followed_at[5] }, "after": dated }), "another date"),
+        (json!({ "f": { "followedByViewer": false }, "after": known }), "followedByViewer false"),
+    ] {
+        assert_eq!(net.app.error_code(Some(&net.viewer), &q, vars).await, "BAD_USER_INPUT", "{why}");
+    }
     // The same order and filter take it.
     let same = page(&net, "followers", json!({ "first": 2, "f": { "usernamePrefix": "ann" }, "after": anns })).await;
     assert_eq!(strings(&same["nodes"], "/username"), ["ann_b", "ann_a"]);
     // A filtered cursor is refused by other lists too.
     let posts = r#"query($a: String) { user(username: "owner") { posts(after: $a) { nodes { id } } } }"#;
     assert_eq!(net.app.error_code(None, posts, json!({ "a": anns })).await, "BAD_USER_INPUT");
-    // Too long a prefix.
-    let long = json!({ "f": { "usernamePrefix": "a".repeat(31) }, "first": 2 });
-    assert_eq!(net.app.error_code(Some(&net.viewer), &q, long).await, "BAD_USER_INPUT");
+    // Too long a prefix, characters no username has, dates out of range.
+    for filter in [
+        json!({ "usernamePrefix": "a".repeat(31) }),
+        json!({ "usernamePrefix": "a%" }),
+        json!({ "followedAfter": "-5000-01-01T00:00:00Z" }),
+        json!({ "followedBefore": "+12000-01-01T00:00:00Z" }),
+    ] {
+        let vars = json!({ "f": filter, "first": 2 });
+        let code = net.app.error_code(Some(&net.viewer), &q, vars).await;
+        assert!(["BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"].contains(&code.as_str()), "{filter}: {code}");
+    }
+    // A list that may read its whole range costs more: 40 fit the budget, 41 do not.
+    let lists = |n: usize| -> String {
+        let fields: Vec<String> =
+            (0..n).map(|i| format!("l{i}: followers(first: 0, filter: {{ mutual: true }}) {{ totalCount }}")).collect();
+        format!(r#"{{ user(username: "owner") {{ {} }} }}"#, fields.join(" "))
+    };
+    net.app.ok(None, &lists(39), json!({})).await;
+    assert_eq!(net.app.error_code(None, &lists(41), json!({})).await, "GRAPHQL_VALIDATION_FAILED");
 }
 
 /// Signed out, followedByViewer: true keeps nobody and false everybody.

@@ -344,7 +344,14 @@ async fn follow_many_is_all_or_nothing() {
         assert_eq!(seen(&app, None, "myself").await["followingCount"], 0, "nothing changed after {code}");
         assert_eq!(requests(&app, &me, "sentFollowRequests").await["totalCount"], 0);
     }
+    // Blocked either way: FORBIDDEN, nothing changed.
+    let (blocker, blocker_id) = app.sign_up("blocker").await;
+    act(&app, &blocker, "block", &me_id).await;
+    let code = app.error_code(Some(&me), FOLLOW_MANY, json!({ "ids": [open1, blocker_id] })).await;
+    assert_eq!(code, "FORBIDDEN");
+    assert_eq!(seen(&app, None, "myself").await["followingCount"], 0);
     let too_many: Vec<&String> = std::iter::repeat_n(open1, 101).collect();
+    assert_eq!(app.error_code(Some(&me), UNFOLLOW_MANY, json!({ "ids": too_many })).await, "BAD_USER_INPUT");
     assert_eq!(app.error_code(Some(&me), FOLLOW_MANY, json!({ "ids": too_many })).await, "BAD_USER_INPUT");
 
     // Repeats count once; one payload per distinct ID, in order of first appearance.

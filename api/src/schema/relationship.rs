@@ -3,7 +3,7 @@
 //! and orders, and the payload every relationship mutation answers with.
 
 use async_graphql::{Enum, InputObject, SimpleObject};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use store::follows::Filter;
 use store::relationships;
 use store::UserId;
@@ -124,13 +124,24 @@ pub struct ListQuery {
 
 impl ListQuery {
     pub fn new(filter: Option<FollowFilter>, order: Option<OrderDirection>, viewer: Option<UserId>) -> ApiResult<Self> {
-        let f = filter.unwrap_or_default();
+        let mut f = filter.unwrap_or_default();
+        // Microseconds, what the database keeps and the cursor's scope says.
+        for at in [&mut f.followed_after, &mut f.followed_before].into_iter().flatten() {
+            if !store::page::in_range(at) {
+                return Err(ApiError::bad_input("`followedAfter` and `followedBefore` take years 1 to 9999"));
+            }
+            *at = at.trunc_subsecs(6);
+        }
         let ascending = order.unwrap_or_default() == OrderDirection::Asc;
         let prefix = match f.username_prefix.as_deref().map(str::trim) {
             Some(p) if p.chars().count() > 30 => {
                 return Err(ApiError::bad_input("`usernamePrefix` is at most 30 characters"))
             }
             Some("") | None => None,
+            // No username has any other character: nothing could match.
+            Some(p) if !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                return Err(ApiError::bad_input("`usernamePrefix` takes letters, digits and underscore"))
+            }
             Some(p) => Some(p.to_lowercase()),
         };
         // What the cursors are bound to: the order and every filter value

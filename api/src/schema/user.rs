@@ -139,7 +139,7 @@ impl User {
     }
 
     /// Users who follow this user, most recent follow first (`order: ASC` for oldest first), filtered by `filter`. FORBIDDEN to others when the network is hidden.
-    #[graphql(complexity = "crate::pagination::cost(first, last, child_complexity)")]
+    #[graphql(complexity = "crate::pagination::scan_cost(first, last, filter.is_some(), child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn followers(
         &self,
@@ -155,7 +155,7 @@ impl User {
     }
 
     /// Users this user follows, most recent follow first (`order: ASC` for oldest first), filtered by `filter`. FORBIDDEN to others when the network is hidden.
-    #[graphql(complexity = "crate::pagination::cost(first, last, child_complexity)")]
+    #[graphql(complexity = "crate::pagination::scan_cost(first, last, filter.is_some(), child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn following(
         &self,
@@ -171,7 +171,7 @@ impl User {
     }
 
     /// This user's followers whom the viewer follows, newest follow first ("followed by people you know"); empty when signed out. FORBIDDEN to others when the network is hidden.
-    #[graphql(complexity = "crate::pagination::cost(first, last, child_complexity)")]
+    #[graphql(complexity = "crate::pagination::scan_cost(first, last, true, child_complexity)")]
     async fn known_followers(
         &self,
         ctx: &Context<'_>,
