@@ -562,26 +562,34 @@ async fn update_follow_once(
     close(txn, viewer, &[target], users, relationships, Counters::default()).await
 }
 
-/// Sets the viewer's follow policy and whether their network is hidden,
-/// settling pending requests when the policy changes: to OPEN approves
-/// them all (each a follow dated now), to CLOSED rejects them all. One
-/// transaction; the work is one statement per step whatever the number of
-/// requests.
-pub async fn set_policy(
-    db: &DatabaseConnection,
-    viewer: UserId,
-    policy: Option<FollowPolicy>,
-    network_hidden: Option<bool>,
-) -> StoreResult<user::Model> {
-    retrying(|| set_policy_once(db, viewer, policy, network_hidden)).await
+/// A change to the viewer's profile: each field given is set, the others
+/// left as they are. Validated by the caller.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProfileChange<'a> {
+    pub display_name: Option<&'a str>,
+    pub bio: Option<&'a str>,
+    pub policy: Option<FollowPolicy>,
+    pub network_hidden: Option<bool>,
 }
 
-async fn set_policy_once(
+/// Changes the viewer's profile, settling pending requests when the follow
+/// policy changes: to OPEN approves them all (each a follow dated now), to
+/// CLOSED rejects them all. One transaction; the work is one statement
+/// per step whatever the number of requests.
+pub async fn update_profile(
     db: &DatabaseConnection,
     viewer: UserId,
-    policy: Option<FollowPolicy>,
-    network_hidden: Option<bool>,
+    change: ProfileChange<'_>,
 ) -> StoreResult<user::Model> {
+    retrying(|| update_profile_once(db, viewer, change)).await
+}
+
+async fn update_profile_once(
+    db: &DatabaseConnection,
+    viewer: UserId,
+    change: ProfileChange<'_>,
+) -> StoreResult<user::Model> {
+    let ProfileChange { display_name, bio, policy, network_hidden } = change;
     let txn = begin_write(db).await?;
     let backend = txn.get_database_backend();
     // The viewer and everyone who asked them, locked in id order like
@@ -621,6 +629,10 @@ async fn set_policy_once(
         .bind(policy.unwrap_or(me.follow_policy))
         .push(", network_hidden = ")
         .bind(network_hidden.unwrap_or(me.network_hidden))
+        .push(", display_name = ")
+        .bind(display_name.unwrap_or(&me.display_name).to_owned())
+        .push(", bio = ")
+        .bind(bio.unwrap_or(&me.bio).to_owned())
         .push(" WHERE id = ")
         .bind(viewer)
         .push(" RETURNING *");

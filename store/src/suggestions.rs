@@ -17,7 +17,7 @@
 //!   once the viewer's following count differs from the one it was computed
 //!   from (they followed or unfollowed someone);
 //! - an account that hides its network moves a global generation
-//!   (`relationships::set_policy`, one row): every ranking computed under
+//!   (`relationships::update_profile`, one row): every ranking computed under
 //!   an earlier one is stale, so its follows stop counting at once. (Its
 //!   followers' rankings alone would do, but deleting those is work
 //!   proportional to its followers on every toggle; hiding is rare.) A

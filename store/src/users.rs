@@ -1,13 +1,15 @@
 //! Accounts: lookups by id, username or login, the user directory, sign-up
-//! (the account and its first session in one transaction) and profile edits.
+//! (the account and its first session in one transaction). Profile edits
+//! are in [`crate::relationships::update_profile`] (the follow policy is part
+//! of them).
 
 use entity::{session, user, UserId};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
     QueryFilter, QueryTrait, Set, Statement,
 };
 
-use crate::error::{on_constraint, StoreError, StoreResult};
+use crate::error::{on_constraint, StoreResult};
 use crate::follows::like_prefix;
 use crate::page::{Page, PageRequest};
 use crate::sessions::TokenHash;
@@ -93,27 +95,4 @@ pub async fn sign_up(db: &DatabaseConnection, new: NewUser<'_>, token: &TokenHas
         .await?;
     txn.commit().await?;
     Ok(user)
-}
-
-/// Sets the fields given; `None` leaves a field as it is.
-pub async fn update_profile(
-    db: &impl ConnectionTrait,
-    user: user::Model,
-    display_name: Option<&str>,
-    bio: Option<&str>,
-) -> StoreResult<user::Model> {
-    let mut row: user::ActiveModel = user.into();
-    if let Some(name) = display_name {
-        row.display_name = Set(name.to_owned());
-    }
-    if let Some(bio) = bio {
-        row.bio = Set(bio.to_owned());
-    }
-    match row.update(db).await {
-        // Deleted meanwhile (deleteAccount from another request).
-        Err(DbErr::RecordNotUpdated | DbErr::RecordNotFound(_)) => {
-            Err(StoreError::NotFound("this account no longer exists"))
-        }
-        other => Ok(other?),
-    }
 }

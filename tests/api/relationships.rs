@@ -125,7 +125,10 @@ async fn switching_policy_settles_pending_requests() {
     for name in ["fan1", "fan2", "fan3"] {
         fans.push(app.sign_up(name).await);
     }
-    set_profile(&app, &star, json!({ "followPolicy": "APPROVAL" })).await;
+    // Profile text and policy change together, in one write.
+    set_profile(&app, &star, json!({ "followPolicy": "APPROVAL", "displayName": "The Star", "bio": "hi" })).await;
+    let profile = app.ok(None, r#"{ user(username: "star") { displayName bio followPolicy } }"#, json!({})).await;
+    assert_eq!(profile["user"], json!({ "displayName": "The Star", "bio": "hi", "followPolicy": "APPROVAL" }));
     for (token, _) in &fans[..2] {
         assert_eq!(act(&app, token, "follow", &star_id).await["status"], "REQUESTED");
     }

@@ -120,18 +120,14 @@ impl Mutation {
         let viewer = viewer(ctx)?.require()?.user.id;
         let display_name = input.display_name.as_deref().map(validate::display_name).transpose()?;
         let bio = input.bio.as_deref().map(validate::bio).transpose()?;
-        let loaders = loaders(ctx)?;
-        let me = loaders
-            .load_one(UserById(viewer))
-            .await?
-            .ok_or_else(|| ApiError::Unauthenticated("this account no longer exists".into()))?;
-        let db = db(ctx)?;
-        let mut me = store::users::update_profile(db, me, display_name, bio).await?;
-        if input.follow_policy.is_some() || input.network_hidden.is_some() {
-            let policy = input.follow_policy.map(Into::into);
-            me = relationships::set_policy(db, viewer, policy, input.network_hidden).await?;
-        }
-        loaders.forget();
+        let change = relationships::ProfileChange {
+            display_name,
+            bio,
+            policy: input.follow_policy.map(Into::into),
+            network_hidden: input.network_hidden,
+        };
+        let me = relationships::update_profile(db(ctx)?, viewer, change).await?;
+        loaders(ctx)?.forget();
         Ok(User::new(me))
     }
 
