@@ -203,3 +203,54 @@ pub fn merge_stmt(backend: DbBackend, viewer: UserId, page: &PageRequest) -> Sta
         }
     })
 }
+
+/// How many of the viewer's feed posts are newer than `since`, counting at
+/// most `cap` (a poll's "N new posts"). Read by the feed's own plans, so
+/// hidden follows and every other rule of the feed hold here too.
+pub async fn count_newer(
+    db: &impl ConnectionTrait,
+    viewer: UserId,
+    following: i64,
+    plan: FeedPlan,
+    since: crate::Cursor,
+    cap: u64,
+) -> StoreResult<u64> {
+    let page = PageRequest::last(cap).before(Some(since));
+    Ok(read(db, viewer, following, plan, &page).await?.items.len() as u64)
+}
+
+/// The viewer's saved reading position: the cursor's key and when it was
+/// saved.
+#[derive(Clone, Copy, Debug)]
+pub struct Marker {
+    pub cursor: crate::Cursor,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn marker(db: &impl ConnectionTrait, viewer: UserId) -> StoreResult<Option<Marker>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT post_created_at, post_id, updated_at FROM feed_markers WHERE user_id = ").bind(viewer);
+    let Some(row) = db.query_one_raw(sql.build()).await? else {
+        return Ok(None);
+    };
+    let at: chrono::DateTime<chrono::Utc> = row.try_get("", "post_created_at")?;
+    let cursor = crate::Cursor::new(at, row.try_get("", "post_id")?);
+    Ok(Some(Marker { cursor, updated_at: row.try_get("", "updated_at")? }))
+}
+
+/// Saves the viewer's reading position (one per user: the last one wins).
+pub async fn set_marker(db: &impl ConnectionTrait, viewer: UserId, cursor: crate::Cursor) -> StoreResult<Marker> {
+    let updated_at = crate::now();
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("INSERT INTO feed_markers (user_id, post_created_at, post_id, updated_at) VALUES (")
+        .bind(viewer)
+        .push(", ")
+        .bind(cursor.at())
+        .push(", ")
+        .bind(cursor.id)
+        .push(", ")
+        .bind(updated_at)
+        .push(") ON CONFLICT (user_id) DO UPDATE SET post_created_at = excluded.post_created_at, post_id = excluded.post_id, updated_at = excluded.updated_at");
+    db.execute_raw(sql.build()).await?;
+    Ok(Marker { cursor, updated_at })
+}

@@ -20,6 +20,7 @@ mod follow_lists;
 mod follows;
 mod http;
 mod input;
+mod polling;
 mod rate_limits;
 mod relationships;
 mod schema;

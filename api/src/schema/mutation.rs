@@ -8,6 +8,7 @@ use store::users::NewUser;
 use store::UserId;
 
 use super::post::Post;
+use super::query::FeedMarker;
 use super::relationship::{FollowPayload, FollowPolicy, FollowStatus, UpdateFollowInput};
 use super::user::User;
 use super::{data, db, loaders, viewer};
@@ -217,6 +218,16 @@ impl Mutation {
     ) -> ApiResult<FollowPayload> {
         let (me, target) = (me(ctx)?, other(ctx, &user_id, "update a follow of")?);
         one(ctx, relationships::update_follow(db(ctx)?, me, target, input.hidden_from_feed).await?).await
+    }
+
+    /// Saves the viewer's reading position in the feed (one per user, shared by all their devices; the last one saved wins). `cursor` is a feed cursor; malformed is BAD_USER_INPUT.
+    async fn set_feed_marker(&self, ctx: &Context<'_>, cursor: String) -> ApiResult<FeedMarker> {
+        let me = me(ctx)?;
+        let cursor = crate::pagination::decode_cursor(&cursor)?;
+        if cursor.scope != 0 {
+            return Err(ApiError::bad_input("`cursor` takes a feed cursor"));
+        }
+        Ok(store::feed::set_marker(db(ctx)?, me, cursor).await?.into())
     }
 
     /// Deletes the viewer's account, its posts, sessions, follows, requests and blocks, for good; the counts of everyone it followed or was followed by move. Asks for the password again (UNAUTHENTICATED when wrong).

@@ -108,6 +108,24 @@ impl Query {
         Ok(PostConnection(page.map(|i| i.post)))
     }
 
+    /// Posts in the viewer's feed newer than the cursor, exactly, at most 100 (100 means "100 or more"): what a client shows as "N new posts" before fetching them with `feed(last:, before: <cursor>)`. A malformed cursor is BAD_USER_INPUT; UNAUTHENTICATED when signed out.
+    async fn feed_new_posts_count(&self, ctx: &Context<'_>, since: String) -> ApiResult<i32> {
+        let me = &viewer(ctx)?.require()?.user;
+        let since = crate::pagination::decode_cursor(&since)?;
+        if since.scope != 0 {
+            return Err(ApiError::bad_input("`since` takes a feed cursor"));
+        }
+        let plan = *data::<FeedPlan>(ctx)?;
+        let n = store::feed::count_newer(db(ctx)?, me.id, me.following_count, plan, since, NEW_POSTS_CAP).await?;
+        Ok(n as i32)
+    }
+
+    /// The viewer's saved reading position in the feed, or null. UNAUTHENTICATED when signed out.
+    async fn feed_marker(&self, ctx: &Context<'_>) -> ApiResult<Option<FeedMarker>> {
+        let me = viewer(ctx)?.require()?.user.id;
+        Ok(store::feed::marker(db(ctx)?, me).await?.map(Into::into))
+    }
+
     /// Requests to follow the viewer, newest first. UNAUTHENTICATED when signed out.
     #[graphql(complexity = "crate::pagination::cost(first, last, child_complexity)")]
     async fn follow_requests(
@@ -164,6 +182,23 @@ impl Query {
         let found = store::suggestions::suggest(db(ctx)?, me.id, me.following_count, n as u64).await?;
         loaders(ctx)?.feed_many(found.iter().map(|u| (UserById(u.id), u.clone()))).await;
         Ok(found.into_iter().map(User::new).collect())
+    }
+}
+
+/// The most `feedNewPostsCount` counts.
+const NEW_POSTS_CAP: u64 = 100;
+
+/// The viewer's saved reading position in the feed (Mastodon's markers), shared by all their devices.
+#[derive(async_graphql::SimpleObject)]
+pub struct FeedMarker {
+    /// A feed cursor: pass it as `before` with `last` to read what came after. Valid after its post is deleted.
+    cursor: String,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<store::feed::Marker> for FeedMarker {
+    fn from(m: store::feed::Marker) -> Self {
+        FeedMarker { cursor: m.cursor.encode(), updated_at: m.updated_at }
     }
 }
 
