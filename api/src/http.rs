@@ -5,7 +5,10 @@
 //!   prefetch and cache);
 //! - `GET /graphql` without a query, and `GET /`: GraphiQL, served with its
 //!   scripts from this binary so it works offline;
-//! - `GET /health`: 200 when the database answers.
+//! - `GET /livez`: 200 while the process serves requests at all;
+//! - `GET /readyz` (and `GET /health`, its older name): 200 when the
+//!   database answers within [`READY_DEADLINE`]; 503 otherwise, and once
+//!   the server is shutting down (load balancers stop sending to it).
 //!
 //! Each GraphQL request gets the [`Viewer`] (the axum extractor in
 //! `auth.rs`) and fresh [`Loaders`]. Before anything runs, every request is
@@ -60,7 +63,9 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(|| async { Redirect::temporary("/graphql") }))
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphiql/{file}", get(graphiql_asset))
-        .route("/health", get(health))
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/health", get(ready))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -268,13 +273,20 @@ fn is_mutation(req: &mut async_graphql::Request) -> bool {
     op.is_some_and(|(_, op)| op.node.ty != OperationType::Query)
 }
 
-async fn health(State(state): State<AppState>) -> Response {
-    match store::ping(&state.db).await {
-        Ok(()) => (StatusCode::OK, "ok").into_response(),
-        Err(e) => {
-            tracing::error!(error = ?e, "health check failed");
+/// How long `/readyz` waits for the database to answer.
+pub const READY_DEADLINE: Duration = Duration::from_secs(1);
+
+async fn ready(State(state): State<AppState>, draining: Option<axum::Extension<crate::server::Draining>>) -> Response {
+    if draining.is_some_and(|d| d.is_set()) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    match tokio::time::timeout(READY_DEADLINE, store::ping(&state.db)).await {
+        Ok(Ok(())) => (StatusCode::OK, "ok").into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = ?e, "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database too slow").into_response(),
     }
 }
 

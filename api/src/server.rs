@@ -58,6 +58,17 @@ impl ServeOptions {
     }
 }
 
+/// Set on every request by [`serve`]: whether the server has stopped
+/// accepting connections and is draining (`/readyz` answers 503 then).
+#[derive(Clone)]
+pub struct Draining(pub Arc<std::sync::atomic::AtomicBool>);
+
+impl Draining {
+    pub fn is_set(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` completes, then drains.
 pub async fn serve(
     listener: TcpListener,
@@ -75,6 +86,7 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let per_address = PerAddress::default();
     let mut shutdown = std::pin::pin!(shutdown);
+    let draining = Draining(Arc::new(std::sync::atomic::AtomicBool::new(false)));
     loop {
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
@@ -98,8 +110,10 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let flag = draining.clone();
         let service = app.clone().map_request(move |mut req: hyper::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            req.extensions_mut().insert(flag.clone());
             req
         });
         let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
@@ -109,6 +123,7 @@ pub async fn serve(
             drop((slot, held));
         });
     }
+    draining.0.store(true, std::sync::atomic::Ordering::SeqCst);
     drop(listener);
     tokio::select! {
         () = graceful.shutdown() => {}

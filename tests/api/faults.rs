@@ -144,6 +144,10 @@ async fn a_database_restart_under_load_loses_no_acknowledged_write() {
     assert_eq!(body["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE", "{body}");
     assert_eq!(headers["retry-after"], "1");
     assert!(started.elapsed() < Duration::from_secs(2), "failed in {:?}", started.elapsed());
+    // The probes: alive, not ready.
+    let probe = |path: &str| app.client.get(format!("{}{path}", app.url)).send();
+    assert_eq!(probe("/livez").await.unwrap().status(), 200);
+    assert_eq!(probe("/readyz").await.unwrap().status(), 503);
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     // Back: the server recovers by itself within a second.

@@ -17,8 +17,11 @@ async fn graphiql_is_served_with_its_assets() {
         assert_eq!(res.status(), 200, "{asset}");
         assert!(res.bytes().await.unwrap().len() > 1000);
     }
-    let res = app.client.get(format!("{}/health", app.url)).send().await.unwrap();
-    assert_eq!(res.status(), 200);
+    for probe in ["/health", "/livez", "/readyz"] {
+        let res = app.client.get(format!("{}{probe}", app.url)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{probe}");
+        assert_eq!(res.text().await.unwrap(), "ok");
+    }
 }
 
 #[tokio::test]
