@@ -3,10 +3,12 @@
 //!     cargo run --release                  # SQLite file ./followgraph.db
 //!     DATABASE_URL=postgres://postgres@127.0.0.1/followgraph cargo run --release
 //!     cargo run -- print-schema > schema.graphql
+//!     cargo run -- migrate status          # also: up, down [--steps N], fresh
 //!
 //! Thin on purpose: parse config, start logging, connect, migrate, serve
 //! (or run one maintenance command against the store).
 
+use api::config::MigrateAction;
 use api::{Command, Config};
 use clap::Parser;
 
@@ -51,6 +53,22 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
                 .map_err(|e| format!("database {}: {e}", redact(&config.database_url)))?;
             let fixed = store::counters::recount(&db).await?;
             println!("recount: {fixed} users had wrong counters; all counters now match the rows");
+            Ok(())
+        }
+        Command::Migrate { action } => {
+            // The migrator's own connection: one, as migrations need.
+            let db = store::connect(&config.database_url, store::PoolOptions::new(1))
+                .await
+                .map_err(|e| format!("database {}: {e}", redact(&config.database_url)))?;
+            match action {
+                MigrateAction::Up => store::migrate(&db).await?,
+                MigrateAction::Down { steps } => store::migrate_down(&db, steps).await?,
+                MigrateAction::Fresh => store::migrate_fresh(&db).await?,
+                MigrateAction::Status => {}
+            }
+            for (name, applied) in store::migration_status(&db).await? {
+                println!("{} {name}", if applied { "applied" } else { "pending" });
+            }
             Ok(())
         }
         Command::Serve => {

@@ -148,6 +148,27 @@ pub enum Command {
     /// Recompute every user's follower, following and post counters from
     /// the rows (maintenance: after manual fixes, imports or restores).
     Recount,
+    /// Apply, undo or list the database migrations (`serve` applies pending
+    /// ones by itself).
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+}
+
+#[derive(Subcommand, Clone, Debug)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Undo the last applied migrations (default: one).
+    Down {
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List every migration and whether it is applied.
+    Status,
+    /// Drop every table and apply every migration: all data is lost.
+    Fresh,
 }
 
 impl Config {

@@ -2,6 +2,7 @@
 //! every fresh test database). One file per migration; comments say why.
 
 pub use sea_orm_migration::prelude::*;
+pub use sea_orm_migration::MigrationStatus;
 
 mod m20261121_000001_create_tables;
 mod m20261121_000002_posts_by_time;

@@ -126,6 +126,22 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
 
+/// Undoes the last `steps` applied migrations.
+pub async fn migrate_down(db: &DatabaseConnection, steps: u32) -> Result<(), DbErr> {
+    Migrator::down(db, Some(steps)).await
+}
+
+/// Drops every table and applies every migration again: an empty database.
+pub async fn migrate_fresh(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::fresh(db).await
+}
+
+/// Every migration by name, in order, and whether it is applied.
+pub async fn migration_status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, DbErr> {
+    let all = Migrator::get_migration_with_status(db).await?;
+    Ok(all.iter().map(|m| (m.name().to_owned(), matches!(m.status(), migration::MigrationStatus::Applied))).collect())
+}
+
 /// [`migrate`] over a connection of its own, then [`connect`]. One
 /// connection, because SQLite checks a DDL statement against the schema
 /// the connection last read: a migration whose statements land on several

@@ -22,8 +22,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     statements: Arc<AtomicUsize>,
     log: Arc<Mutex<Vec<String>>>,
-    /// Held only to be dropped (and so removed) with the app.
-    _database: TestDatabase,
+    /// Removed when the app is dropped.
+    database: TestDatabase,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -269,7 +269,7 @@ pub async fn spawn_on(db_url: String, database: TestDatabase, configure: impl Fn
         db: own,
         statements,
         log,
-        _database: database,
+        database,
         shutdown: Some(shutdown),
         served: Some(served),
     }
@@ -368,6 +368,15 @@ impl TestApp {
             .ok(Some(token), "mutation($b: String!) { createPost(input: { body: $b }) { id } }", json!({ "b": body }))
             .await;
         data["createPost"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The URL of the app's database (for tools run against it).
+    pub fn database_url(&self) -> Option<String> {
+        match &self.database {
+            TestDatabase::SqliteFile(path) => Some(format!("sqlite://{}?mode=rwc", path.display())),
+            TestDatabase::Postgres(name) => Some(database_url(name)),
+            TestDatabase::External => None,
+        }
     }
 
     /// Statements the server has run so far.

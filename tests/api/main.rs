@@ -12,6 +12,7 @@ mod helpers;
 mod abuse;
 mod accounts;
 mod batching;
+mod cli;
 mod connections;
 mod counters;
 mod faults;
