@@ -436,37 +436,22 @@ async fn remove_follower_once(db: &DatabaseConnection, viewer: UserId, follower:
 /// Turns `requester`'s pending request into a follow of the viewer, dated
 /// now. NOT_FOUND without a pending request.
 pub async fn approve(db: &DatabaseConnection, viewer: UserId, requester: UserId) -> StoreResult<Written> {
-    retrying(|| approve_once(db, viewer, requester)).await
-}
-
-async fn approve_once(db: &DatabaseConnection, viewer: UserId, requester: UserId) -> StoreResult<Written> {
-    let (txn, users, mut relationships) = open(db, viewer, &[requester]).await?;
-    let rel = relationships.entry(requester).or_default();
-    if !rel.requested_by {
-        return Err(StoreError::NotFound("this account has no pending request to follow you"));
-    }
-    delete_pairs(&txn, "follow_requests", "target_id", "requester_id", viewer, &[requester]).await?;
-    let mut sql = Sql::new(txn.get_database_backend());
-    sql.push("INSERT INTO follows (follower_id, followed_id, created_at) VALUES (")
-        .bind(requester)
-        .push(", ")
-        .bind(viewer)
-        .push(", ")
-        .bind(now())
-        .push(")");
-    txn.execute_raw(sql.build()).await?;
-    let mut counters = Counters::default();
-    counters.edge(requester, viewer, 1);
-    (rel.requested_by, rel.followed_by) = (false, true);
-    close(txn, viewer, &[requester], users, relationships, counters).await
+    retrying(|| answer_once(db, viewer, requester, true)).await
 }
 
 /// Drops `requester`'s pending request. NOT_FOUND without one.
 pub async fn reject(db: &DatabaseConnection, viewer: UserId, requester: UserId) -> StoreResult<Written> {
-    retrying(|| reject_once(db, viewer, requester)).await
+    retrying(|| answer_once(db, viewer, requester, false)).await
 }
 
-async fn reject_once(db: &DatabaseConnection, viewer: UserId, requester: UserId) -> StoreResult<Written> {
+/// Takes `requester`'s pending request off the list, and when `approved`
+/// makes it a follow (counters move).
+async fn answer_once(
+    db: &DatabaseConnection,
+    viewer: UserId,
+    requester: UserId,
+    approved: bool,
+) -> StoreResult<Written> {
     let (txn, users, mut relationships) = open(db, viewer, &[requester]).await?;
     let rel = relationships.entry(requester).or_default();
     if !rel.requested_by {
@@ -474,7 +459,13 @@ async fn reject_once(db: &DatabaseConnection, viewer: UserId, requester: UserId)
     }
     delete_pairs(&txn, "follow_requests", "target_id", "requester_id", viewer, &[requester]).await?;
     rel.requested_by = false;
-    close(txn, viewer, &[requester], users, relationships, Counters::default()).await
+    let mut counters = Counters::default();
+    if approved {
+        insert_pairs(&txn, FOLLOWS, requester, &[viewer], now()).await?;
+        counters.edge(requester, viewer, 1);
+        rel.followed_by = true;
+    }
+    close(txn, viewer, &[requester], users, relationships, counters).await
 }
 
 /// Blocks `target`: ends follows and requests both ways (counters move),
