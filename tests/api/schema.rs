@@ -35,3 +35,60 @@ fn schema_honours_the_contract() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "check-contract failed:\n{text}");
 }
+
+/// What GraphiQL (or any client) learns by introspection: every type, field,
+/// argument, input field and enum value of ours carries a description. The
+/// built-in scalars and the introspection types are the engine's.
+#[tokio::test]
+async fn every_part_of_the_schema_is_described() {
+    const INTROSPECTION: &str = "{ __schema { types { kind name description
+        fields(includeDeprecated: true) { name description args { name description } }
+        inputFields { name description }
+        enumValues(includeDeprecated: true) { name description } } } }";
+    const BUILT_IN: &[&str] = &["String", "Int", "Float", "Boolean", "ID"];
+    let app = crate::helpers::spawn_app().await;
+    let data = app.ok(None, INTROSPECTION, serde_json::json!({})).await;
+    let described = |v: &serde_json::Value| v["description"].as_str().is_some_and(|d| !d.trim().is_empty());
+    let list = |v: &serde_json::Value| v.as_array().cloned().unwrap_or_default();
+    // (kind, described, total) in the order of the report.
+    let mut counts =
+        [("types", 0, 0), ("fields", 0, 0), ("arguments", 0, 0), ("input fields", 0, 0), ("enum values", 0, 0)];
+    let mut missing = Vec::new();
+    let mut tally = |i: usize, item: &serde_json::Value, path: String| {
+        counts[i].2 += 1;
+        if described(item) {
+            counts[i].1 += 1;
+        } else {
+            missing.push(path);
+        }
+    };
+    for ty in list(&data["__schema"]["types"]) {
+        let name = ty["name"].as_str().unwrap_or_default().to_owned();
+        if name.starts_with("__") || BUILT_IN.contains(&name.as_str()) {
+            continue;
+        }
+        tally(0, &ty, format!("type {name}"));
+        for field in list(&ty["fields"]) {
+            let field_name = field["name"].as_str().unwrap_or_default().to_owned();
+            tally(1, &field, format!("field {name}.{field_name}"));
+            for arg in list(&field["args"]) {
+                tally(2, &arg, format!("argument {name}.{field_name}({})", arg["name"].as_str().unwrap_or_default()));
+            }
+        }
+        for input in list(&ty["inputFields"]) {
+            tally(3, &input, format!("input field {name}.{}", input["name"].as_str().unwrap_or_default()));
+        }
+        for value in list(&ty["enumValues"]) {
+            tally(4, &value, format!("enum value {name}.{}", value["name"].as_str().unwrap_or_default()));
+        }
+    }
+    let report: Vec<String> = counts.iter().map(|(what, yes, all)| format!("{what} {yes}/{all}")).collect();
+    println!("described: {}", report.join(", "));
+    assert!(
+        missing.is_empty(),
+        "{} without a description ({}):\n{}",
+        missing.len(),
+        report.join(", "),
+        missing.join("\n")
+    );
+}

@@ -12,11 +12,16 @@ use super::{db, loaders, post::Post, to_int, user::User};
 use crate::error::ApiResult;
 use crate::loaders::FollowCount;
 
+/// Where a page stands in its list, and the cursors to read on from it.
 #[derive(SimpleObject, Clone)]
 pub struct PageInfo {
+    /// Reading backward (`last`): whether more items come before this page. Reading forward: whether `after` was given.
     pub has_previous_page: bool,
+    /// Reading forward (`first`): whether more items come after this page. Reading backward: whether `before` was given.
     pub has_next_page: bool,
+    /// The first item's cursor: pass it as `before` (with `last`) for the page before; null when the page is empty.
     pub start_cursor: Option<String>,
+    /// The last item's cursor: pass it as `after` (with `first`) for the page after; null when the page is empty.
     pub end_cursor: Option<String>,
 }
 
@@ -64,17 +69,21 @@ impl FollowConnection {
     }
 }
 
+/// A page of a followers, following or knownFollowers list, most recent follow first unless `order: ASC`.
 #[Object]
 impl FollowConnection {
+    /// The page's items, each with its cursor.
     async fn edges(&self) -> Vec<FollowEdge> {
         let own = self.own_following;
         self.page.items.iter().map(|e| FollowEdge { cursor: self.cursor(e), edge: e.clone(), own }).collect()
     }
 
+    /// The page's items without their cursors, in the same order as `edges`.
     async fn nodes(&self) -> Vec<User> {
         self.page.items.iter().map(|e| User::new(e.user.clone())).collect()
     }
 
+    /// Where this page stands in the list, and its first and last cursors.
     async fn page_info(&self) -> PageInfo {
         PageInfo::of(&self.page, |e| self.cursor(e))
     }
@@ -88,19 +97,21 @@ impl FollowConnection {
     }
 }
 
-/// One follow relationship, seen from one side: node is the other user.
 pub struct FollowEdge {
     cursor: Cursor,
     edge: Edge,
     own: bool,
 }
 
+/// One follow relationship, seen from one side: node is the other user.
 #[Object]
 impl FollowEdge {
+    /// Opaque; pass it as `after` or `before` to the same list (same filter and order) to read on from this item.
     async fn cursor(&self) -> String {
         self.cursor.encode()
     }
 
+    /// The other user: the follower in a followers list, the one followed in a following list.
     async fn node(&self) -> User {
         User::new(self.edge.user.clone())
     }
@@ -118,16 +129,20 @@ impl FollowEdge {
 
 pub struct PostConnection(pub Page<post::Model>);
 
+/// A page of posts, newest first.
 #[Object]
 impl PostConnection {
+    /// The page's items, each with its cursor.
     async fn edges(&self) -> Vec<PostEdge> {
         self.0.items.iter().cloned().map(PostEdge).collect()
     }
 
+    /// The page's items without their cursors, in the same order as `edges`.
     async fn nodes(&self) -> Vec<Post> {
         self.0.items.iter().cloned().map(Post).collect()
     }
 
+    /// Where this page stands in the list, and its first and last cursors.
     async fn page_info(&self) -> PageInfo {
         PageInfo::of(&self.0, post_cursor)
     }
@@ -135,12 +150,15 @@ impl PostConnection {
 
 pub struct PostEdge(post::Model);
 
+/// A post with its cursor.
 #[Object]
 impl PostEdge {
+    /// Opaque; pass it as `after` or `before` to the same list (same filter and order) to read on from this item.
     async fn cursor(&self) -> String {
         post_cursor(&self.0).encode()
     }
 
+    /// The post.
     async fn node(&self) -> Post {
         Post(self.0.clone())
     }
@@ -161,16 +179,20 @@ impl UserConnection {
     }
 }
 
+/// A page of users: the directory (`users`) or the viewer's blocks (`blockedUsers`).
 #[Object]
 impl UserConnection {
+    /// The page's items, each with its cursor.
     async fn edges(&self) -> Vec<UserEdge> {
         self.0.items.iter().cloned().map(UserEdge).collect()
     }
 
+    /// The page's items without their cursors, in the same order as `edges`.
     async fn nodes(&self) -> Vec<User> {
         self.0.items.iter().map(|(_, u)| User::new(u.clone())).collect()
     }
 
+    /// Where this page stands in the list, and its first and last cursors.
     async fn page_info(&self) -> PageInfo {
         PageInfo::of(&self.0, |(c, _)| *c)
     }
@@ -178,12 +200,15 @@ impl UserConnection {
 
 pub struct UserEdge((Cursor, user::Model));
 
+/// A user with its cursor.
 #[Object]
 impl UserEdge {
+    /// Opaque; pass it as `after` or `before` to the same list (same filter and order) to read on from this item.
     async fn cursor(&self) -> String {
         self.0 .0.encode()
     }
 
+    /// The user.
     async fn node(&self) -> User {
         User::new(self.0 .1.clone())
     }
@@ -196,16 +221,20 @@ pub struct FollowRequestConnection {
     pub listing: Listing,
 }
 
+/// A page of pending follow requests, newest first: to the viewer (`followRequests`) or from them (`sentFollowRequests`).
 #[Object]
 impl FollowRequestConnection {
+    /// The page's items, each with its cursor.
     async fn edges(&self) -> Vec<FollowRequestEdge> {
         self.page.items.iter().cloned().map(FollowRequestEdge).collect()
     }
 
+    /// The page's items without their cursors, in the same order as `edges`.
     async fn nodes(&self) -> Vec<FollowRequest> {
         self.page.items.iter().cloned().map(FollowRequest).collect()
     }
 
+    /// Where this page stands in the list, and its first and last cursors.
     async fn page_info(&self) -> PageInfo {
         PageInfo::of(&self.page, |l| Cursor::new(l.at, l.user.id.0))
     }
@@ -218,20 +247,23 @@ impl FollowRequestConnection {
 
 pub struct FollowRequestEdge(Listed);
 
+/// A pending follow request with its cursor.
 #[Object]
 impl FollowRequestEdge {
+    /// Opaque; pass it as `after` or `before` to the same list (same filter and order) to read on from this item.
     async fn cursor(&self) -> String {
         Cursor::new(self.0.at, self.0.user.id.0).encode()
     }
 
+    /// The request.
     async fn node(&self) -> FollowRequest {
         FollowRequest(self.0.clone())
     }
 }
 
-/// A pending request to follow.
 pub struct FollowRequest(Listed);
 
+/// A pending request to follow: approve it with `approveFollowRequest`, refuse it with `rejectFollowRequest`.
 #[Object]
 impl FollowRequest {
     /// The account that asked (incoming) or was asked (sent).
@@ -239,6 +271,7 @@ impl FollowRequest {
         User::new(self.0.user.clone())
     }
 
+    /// When the request was made.
     async fn requested_at(&self) -> DateTime<Utc> {
         self.0.at
     }

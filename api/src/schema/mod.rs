@@ -17,7 +17,7 @@ mod query;
 mod relationship;
 mod user;
 
-use async_graphql::{Context, EmptySubscription, Schema};
+use async_graphql::{Context, EmptySubscription, Schema, SchemaBuilder};
 use store::feed::FeedPlan;
 use store::DatabaseConnection;
 
@@ -34,7 +34,7 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 /// The schema with its limits and shared state. Per-request state (the
 /// viewer, the loaders) is attached to each request by the HTTP layer.
 pub fn build(db: DatabaseConnection, config: &Config) -> AppSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+    builder()
         .data(db)
         .data(SignInGuard::new(GuardLimits {
             pair_max_failures: config.signin_max_failures,
@@ -51,7 +51,16 @@ pub fn build(db: DatabaseConnection, config: &Config) -> AppSchema {
 
 /// The SDL committed as `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription).finish().sdl()
+    builder().finish().sdl()
+}
+
+/// The types, and the descriptions that no derive can give: the `DateTime`
+/// scalar is async-graphql's, and its own says nothing a client can use.
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query, Mutation, EmptySubscription).override_output_type_description::<chrono::DateTime<chrono::Utc>>(
+        "A point in time as an RFC 3339 string. Answers are UTC with up to microseconds \
+         (`2024-05-01T12:34:56.789012+00:00`); arguments take any offset.",
+    )
 }
 
 /// Request or schema data a resolver needs. The HTTP layer always provides

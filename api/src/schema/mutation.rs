@@ -21,25 +21,34 @@ use crate::validate;
 /// The most accounts `followMany` / `unfollowMany` take.
 pub const MAX_MANY: usize = 100;
 
+/// A new account.
 #[derive(InputObject)]
 pub struct SignUpInput {
+    /// Unique, case-insensitively (taken is CONFLICT); 3-30 characters of letters, digits and underscore.
     username: String,
+    /// A valid address, at most 254 characters; unique (taken is CONFLICT). Only its owner ever sees it.
     email: String,
     /// 8-128 characters.
     password: String,
+    /// The name shown to others, 1-50 characters; the username when absent.
     display_name: Option<String>,
 }
 
+/// The credentials of signIn.
 #[derive(InputObject)]
 pub struct SignInInput {
     /// Username or email.
     login: String,
+    /// The account's password.
     password: String,
 }
 
+/// Changes to the viewer's profile; a field left out (or null) stays as it is.
 #[derive(InputObject)]
 pub struct UpdateProfileInput {
+    /// The name shown to others, 1-50 characters after trimming.
     display_name: Option<String>,
+    /// At most 300 characters after trimming; "" clears it.
     bio: Option<String>,
     /// Who may follow you. Leaving APPROVAL settles pending requests: to OPEN approves them all, to CLOSED rejects them all.
     follow_policy: Option<FollowPolicy>,
@@ -47,29 +56,40 @@ pub struct UpdateProfileInput {
     network_hidden: Option<bool>,
 }
 
+/// The confirmation deleteAccount asks for.
 #[derive(InputObject)]
 pub struct DeleteAccountInput {
     /// The account's password, asked again.
     password: String,
 }
 
+/// A new post.
 #[derive(InputObject)]
 pub struct CreatePostInput {
+    /// The text: 1-500 characters after trimming (blank or longer is BAD_USER_INPUT).
     body: String,
 }
 
+/// What signUp and signIn answer: a new session's token and its account.
 #[derive(SimpleObject)]
 pub struct AuthPayload {
     /// Bearer token for the Authorization header.
     token: String,
+    /// The signed-in account, its email included.
     user: User,
 }
 
 pub struct Mutation;
 
+/// Writes. All but signUp and signIn need `Authorization: Bearer <token>` (UNAUTHENTICATED without).
 #[Object]
 impl Mutation {
-    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> ApiResult<AuthPayload> {
+    /// Creates an account and signs it in. BAD_USER_INPUT when a field breaks its rule, CONFLICT when the username or email is taken, RATE_LIMITED after too many sign-ups from one address.
+    async fn sign_up(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new account's username, email, password and display name.")] input: SignUpInput,
+    ) -> ApiResult<AuthPayload> {
         let username = validate::username(&input.username)?;
         let email = validate::email(&input.email)?;
         let password = validate::password(&input.password)?;
@@ -87,7 +107,12 @@ impl Mutation {
         Ok(AuthPayload { token, user: User { row: user, owner: true } })
     }
 
-    async fn sign_in(&self, ctx: &Context<'_>, input: SignInInput) -> ApiResult<AuthPayload> {
+    /// Opens a new session. UNAUTHENTICATED when the login or password is wrong; RATE_LIMITED after repeated failures.
+    async fn sign_in(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The username or email, and the password.")] input: SignInInput,
+    ) -> ApiResult<AuthPayload> {
         let guard = data::<SignInGuard>(ctx)?;
         let login = input.login.trim();
         let db = db(ctx)?;
@@ -117,7 +142,12 @@ impl Mutation {
         Ok(true)
     }
 
-    async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> ApiResult<User> {
+    /// Changes the viewer's profile and answers with it. BAD_USER_INPUT when a field breaks its rule.
+    async fn update_profile(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The fields to change; those left out stay as they are.")] input: UpdateProfileInput,
+    ) -> ApiResult<User> {
         let viewer = viewer(ctx)?.require()?.user.id;
         let display_name = input.display_name.as_deref().map(validate::display_name).transpose()?;
         let bio = input.bio.as_deref().map(validate::bio).transpose()?;
@@ -132,7 +162,12 @@ impl Mutation {
         Ok(User::new(me))
     }
 
-    async fn create_post(&self, ctx: &Context<'_>, input: CreatePostInput) -> ApiResult<Post> {
+    /// Publishes a post by the viewer; it shows at once in their followers' feeds.
+    async fn create_post(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The post's text.")] input: CreatePostInput,
+    ) -> ApiResult<Post> {
         let viewer = viewer(ctx)?.require()?.user.id;
         let body = validate::post_body(&input.body)?;
         let post = store::posts::create(db(ctx)?, viewer, body).await?;
@@ -141,7 +176,11 @@ impl Mutation {
     }
 
     /// Only the author may delete a post (FORBIDDEN otherwise); returns the deleted ID.
-    async fn delete_post(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
+    async fn delete_post(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The post's global ID (Post.id); malformed is BAD_USER_INPUT, unknown NOT_FOUND.")] id: ID,
+    ) -> ApiResult<ID> {
         let viewer = viewer(ctx)?.require()?.user.id;
         let post = decode_post(&id)?;
         let loaders = loaders(ctx)?;
@@ -156,55 +195,100 @@ impl Mutation {
     }
 
     /// Follows the account by its followPolicy: OPEN at once, APPROVAL by a request (status REQUESTED), CLOSED or blocked FORBIDDEN. Idempotent: following an account already followed succeeds and changes nothing, whatever its policy now. Following yourself is BAD_USER_INPUT.
-    async fn follow(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<FollowPayload> {
+    async fn follow(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The other account's User.id; malformed or your own is BAD_USER_INPUT, unknown NOT_FOUND.")]
+        user_id: ID,
+    ) -> ApiResult<FollowPayload> {
         let (me, target) = (me(ctx)?, other(ctx, &user_id, "follow")?);
         one(ctx, relationships::follow(db(ctx)?, me, &[target]).await?).await
     }
 
     /// Ends the viewer's follow, or cancels their pending request. Idempotent: unfollowing someone not followed succeeds and changes nothing.
-    async fn unfollow(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<FollowPayload> {
+    async fn unfollow(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The other account's User.id; malformed or your own is BAD_USER_INPUT, unknown NOT_FOUND.")]
+        user_id: ID,
+    ) -> ApiResult<FollowPayload> {
         let (me, target) = (me(ctx)?, other(ctx, &user_id, "unfollow")?);
         one(ctx, relationships::unfollow(db(ctx)?, me, &[target]).await?).await
     }
 
     /// Follows each account like `follow`, in one transaction: at most 100 IDs, each checked first; one bad ID (malformed, unknown, yourself, CLOSED, blocked) fails the call with nothing changed. Repeated IDs count once; one payload per distinct ID, in order of first appearance.
-    async fn follow_many(&self, ctx: &Context<'_>, user_ids: Vec<ID>) -> ApiResult<Vec<FollowPayload>> {
+    async fn follow_many(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The accounts' global IDs (User.id), at most 100; each checked like `follow`'s userId.")]
+        user_ids: Vec<ID>,
+    ) -> ApiResult<Vec<FollowPayload>> {
         let (me, targets) = (me(ctx)?, others(ctx, &user_ids, "follow")?);
         many(ctx, relationships::follow(db(ctx)?, me, &targets).await?).await
     }
 
     /// Unfollows (or cancels the request to) each account like `unfollow`, in one transaction, with the rules of followMany.
-    async fn unfollow_many(&self, ctx: &Context<'_>, user_ids: Vec<ID>) -> ApiResult<Vec<FollowPayload>> {
+    async fn unfollow_many(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The accounts' global IDs (User.id), at most 100; each checked like `unfollow`'s userId.")]
+        user_ids: Vec<ID>,
+    ) -> ApiResult<Vec<FollowPayload>> {
         let (me, targets) = (me(ctx)?, others(ctx, &user_ids, "unfollow")?);
         many(ctx, relationships::unfollow(db(ctx)?, me, &targets).await?).await
     }
 
     /// Turns the account's pending request into a follow of the viewer, dated now. NOT_FOUND without a pending request. The payload's status is the viewer's own follow of the account; the approved follow shows as relationship.followedBy.
-    async fn approve_follow_request(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<FollowPayload> {
+    async fn approve_follow_request(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The other account's User.id; malformed or your own is BAD_USER_INPUT, unknown NOT_FOUND.")]
+        user_id: ID,
+    ) -> ApiResult<FollowPayload> {
         let (me, requester) = (me(ctx)?, other(ctx, &user_id, "approve")?);
         one(ctx, relationships::approve(db(ctx)?, me, requester).await?).await
     }
 
     /// Drops the account's pending request. NOT_FOUND without a pending request.
-    async fn reject_follow_request(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<FollowPayload> {
+    async fn reject_follow_request(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The other account's User.id; malformed or your own is BAD_USER_INPUT, unknown NOT_FOUND.")]
+        user_id: ID,
+    ) -> ApiResult<FollowPayload> {
         let (me, requester) = (me(ctx)?, other(ctx, &user_id, "reject")?);
         one(ctx, relationships::reject(db(ctx)?, me, requester).await?).await
     }
 
     /// Ends the account's follow of the viewer; they may follow again later (a soft block). Idempotent: a non-follower changes nothing.
-    async fn remove_follower(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<FollowPayload> {
+    async fn remove_follower(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The other account's User.id; malformed or your own is BAD_USER_INPUT, unknown NOT_FOUND.")]
+        user_id: ID,
+    ) -> ApiResult<FollowPayload> {
         let (me, follower) = (me(ctx)?, other(ctx, &user_id, "remove")?);
         one(ctx, relationships::remove_follower(db(ctx)?, me, follower).await?).await
     }
 
     /// Blocks the account: ends follows and requests both ways, and until unblock neither may follow or ask to follow the other (FORBIDDEN); neither sees the other's posts in feeds or posts lists. Idempotent. Blocking yourself is BAD_USER_INPUT.
-    async fn block(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<FollowPayload> {
+    async fn block(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The other account's User.id; malformed or your own is BAD_USER_INPUT, unknown NOT_FOUND.")]
+        user_id: ID,
+    ) -> ApiResult<FollowPayload> {
         let (me, target) = (me(ctx)?, other(ctx, &user_id, "block")?);
         one(ctx, relationships::block(db(ctx)?, me, target).await?).await
     }
 
     /// Lifts the viewer's block. Idempotent: unblocking someone not blocked changes nothing. Follows the block ended stay ended.
-    async fn unblock(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<FollowPayload> {
+    async fn unblock(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The other account's User.id; malformed or your own is BAD_USER_INPUT, unknown NOT_FOUND.")]
+        user_id: ID,
+    ) -> ApiResult<FollowPayload> {
         let (me, target) = (me(ctx)?, other(ctx, &user_id, "unblock")?);
         one(ctx, relationships::unblock(db(ctx)?, me, target).await?).await
     }
@@ -213,15 +297,21 @@ impl Mutation {
     async fn update_follow(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The other account's User.id; malformed or your own is BAD_USER_INPUT, unknown NOT_FOUND.")]
         user_id: ID,
-        input: UpdateFollowInput,
+        #[graphql(desc = "The settings to change; those left out stay as they are.")] input: UpdateFollowInput,
     ) -> ApiResult<FollowPayload> {
         let (me, target) = (me(ctx)?, other(ctx, &user_id, "update a follow of")?);
         one(ctx, relationships::update_follow(db(ctx)?, me, target, input.hidden_from_feed).await?).await
     }
 
     /// Saves the viewer's reading position in the feed (one per user, shared by all their devices; the last one saved wins). `cursor` is a feed cursor; malformed is BAD_USER_INPUT.
-    async fn set_feed_marker(&self, ctx: &Context<'_>, cursor: String) -> ApiResult<FeedMarker> {
+    async fn set_feed_marker(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A cursor from `feed`: an edge's cursor, or pageInfo.startCursor or endCursor.")]
+        cursor: String,
+    ) -> ApiResult<FeedMarker> {
         let me = me(ctx)?;
         let cursor = crate::pagination::decode_cursor(&cursor)?;
         if cursor.scope != 0 {
@@ -231,7 +321,11 @@ impl Mutation {
     }
 
     /// Deletes the viewer's account, its posts, sessions, follows, requests and blocks, for good; the counts of everyone it followed or was followed by move. Asks for the password again (UNAUTHENTICATED when wrong).
-    async fn delete_account(&self, ctx: &Context<'_>, input: DeleteAccountInput) -> ApiResult<bool> {
+    async fn delete_account(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The account's password, to confirm.")] input: DeleteAccountInput,
+    ) -> ApiResult<bool> {
         let me = viewer(ctx)?.require()?;
         let guard = data::<SignInGuard>(ctx)?;
         let attempt = guard.sign_in(Account::User(me.user.id), data::<ClientAddr>(ctx)?.0)?;

@@ -6,7 +6,11 @@ use super::{post::Post, user::User};
 
 /// An object with a globally unique, opaque ID.
 #[derive(Interface)]
-#[graphql(field(name = "id", ty = "ID"))]
+#[graphql(field(
+    name = "id",
+    ty = "ID",
+    desc = "The object's global ID: opaque, stable; fetch it again with `node(id:)`."
+))]
 pub enum Node {
     User(User),
     Post(Post),

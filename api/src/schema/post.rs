@@ -10,8 +10,10 @@ use crate::ids;
 
 pub struct Post(pub post::Model);
 
+/// A post: a short text by one user, shown in their followers' feeds.
 #[Object]
 impl Post {
+    /// The post's global ID: opaque; use it with `post(id:)`, `node(id:)` and `deletePost`.
     pub(crate) async fn id(&self) -> ID {
         ids::post_id(self.0.id)
     }
@@ -21,10 +23,12 @@ impl Post {
         &self.0.body
     }
 
+    /// When the post was published.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
+    /// The user who wrote the post.
     async fn author(&self, ctx: &Context<'_>) -> ApiResult<User> {
         user::load(ctx, self.0.user_id).await
     }

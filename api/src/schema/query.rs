@@ -17,10 +17,15 @@ use crate::pagination::page_request;
 
 pub struct Query;
 
+/// Reads. The viewer's own lists and feed need `Authorization: Bearer <token>` (UNAUTHENTICATED without); everything else also answers signed out.
 #[Object]
 impl Query {
     /// Any object by its global ID; null when nothing has that ID.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global ID of any type (User.id, Post.id). A malformed ID is BAD_USER_INPUT.")] id: ID,
+    ) -> ApiResult<Option<Node>> {
         let loaders = loaders(ctx)?;
         Ok(match NodeId::decode(&id)? {
             NodeId::User(user) => loaders.load_one(UserById(user)).await?.map(|u| Node::User(User::new(u))),
@@ -37,7 +42,11 @@ impl Query {
     }
 
     /// A user by username, case-insensitively; null when there is none.
-    async fn user(&self, ctx: &Context<'_>, username: String) -> ApiResult<Option<User>> {
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The username, in any case; surrounding spaces are ignored.")] username: String,
+    ) -> ApiResult<Option<User>> {
         let (db, loaders) = (db(ctx)?, loaders(ctx)?);
         let found = match viewer(ctx)?.id() {
             // Asked how the viewer and this user relate: read it with the user.
@@ -59,7 +68,11 @@ impl Query {
     }
 
     /// A post by its ID; null when there is none (or it was deleted).
-    async fn post(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Post>> {
+    async fn post(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The post's global ID (Post.id); malformed or another type's is BAD_USER_INPUT.")] id: ID,
+    ) -> ApiResult<Option<Post>> {
         let id = decode_post(&id)?;
         Ok(loaders(ctx)?.load_one(PostById(id)).await?.map(Post))
     }
@@ -69,10 +82,15 @@ impl Query {
     async fn users(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items to read forward, from the start or `after`: 0-100, default 20; not with `last`.")]
         first: Option<i32>,
+        #[graphql(desc = "Read on after this cursor (e.g. pageInfo.endCursor); malformed is BAD_USER_INPUT.")]
         after: Option<String>,
+        #[graphql(desc = "Items to read backward, from the end or from `before`: 0-100; not with `first`.")]
         last: Option<i32>,
+        #[graphql(desc = "Read back before this cursor (e.g. pageInfo.startCursor); malformed is BAD_USER_INPUT.")]
         before: Option<String>,
+        #[graphql(desc = "A username prefix, in any case, at most 30 characters; blank or absent lists everyone.")]
         search: Option<String>,
     ) -> ApiResult<UserConnection> {
         let page = page_request(first, after.as_deref(), last, before.as_deref())?;
@@ -94,9 +112,13 @@ impl Query {
     async fn feed(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items to read forward, from the start or `after`: 0-100, default 20; not with `last`.")]
         first: Option<i32>,
+        #[graphql(desc = "Read on after this cursor (e.g. pageInfo.endCursor); malformed is BAD_USER_INPUT.")]
         after: Option<String>,
+        #[graphql(desc = "Items to read backward, from the end or from `before`: 0-100; not with `first`.")]
         last: Option<i32>,
+        #[graphql(desc = "Read back before this cursor (e.g. pageInfo.startCursor); malformed is BAD_USER_INPUT.")]
         before: Option<String>,
     ) -> ApiResult<PostConnection> {
         let me = &viewer(ctx)?.require()?.user;
@@ -109,7 +131,11 @@ impl Query {
     }
 
     /// Posts in the viewer's feed newer than the cursor, exactly, at most 100 (100 means "100 or more"): what a client shows as "N new posts" before fetching them with `feed(last:, before: <cursor>)`. A malformed cursor is BAD_USER_INPUT; UNAUTHENTICATED when signed out.
-    async fn feed_new_posts_count(&self, ctx: &Context<'_>, since: String) -> ApiResult<i32> {
+    async fn feed_new_posts_count(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A feed cursor: the newest edge cursor you hold (or feedMarker.cursor).")] since: String,
+    ) -> ApiResult<i32> {
         let me = &viewer(ctx)?.require()?.user;
         let since = crate::pagination::decode_cursor(&since)?;
         if since.scope != 0 {
@@ -131,9 +157,13 @@ impl Query {
     async fn follow_requests(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items to read forward, from the start or `after`: 0-100, default 20; not with `last`.")]
         first: Option<i32>,
+        #[graphql(desc = "Read on after this cursor (e.g. pageInfo.endCursor); malformed is BAD_USER_INPUT.")]
         after: Option<String>,
+        #[graphql(desc = "Items to read backward, from the end or from `before`: 0-100; not with `first`.")]
         last: Option<i32>,
+        #[graphql(desc = "Read back before this cursor (e.g. pageInfo.startCursor); malformed is BAD_USER_INPUT.")]
         before: Option<String>,
     ) -> ApiResult<FollowRequestConnection> {
         let page = page_request(first, after.as_deref(), last, before.as_deref())?;
@@ -145,9 +175,13 @@ impl Query {
     async fn sent_follow_requests(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items to read forward, from the start or `after`: 0-100, default 20; not with `last`.")]
         first: Option<i32>,
+        #[graphql(desc = "Read on after this cursor (e.g. pageInfo.endCursor); malformed is BAD_USER_INPUT.")]
         after: Option<String>,
+        #[graphql(desc = "Items to read backward, from the end or from `before`: 0-100; not with `first`.")]
         last: Option<i32>,
+        #[graphql(desc = "Read back before this cursor (e.g. pageInfo.startCursor); malformed is BAD_USER_INPUT.")]
         before: Option<String>,
     ) -> ApiResult<FollowRequestConnection> {
         let page = page_request(first, after.as_deref(), last, before.as_deref())?;
@@ -159,9 +193,13 @@ impl Query {
     async fn blocked_users(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items to read forward, from the start or `after`: 0-100, default 20; not with `last`.")]
         first: Option<i32>,
+        #[graphql(desc = "Read on after this cursor (e.g. pageInfo.endCursor); malformed is BAD_USER_INPUT.")]
         after: Option<String>,
+        #[graphql(desc = "Items to read backward, from the end or from `before`: 0-100; not with `first`.")]
         last: Option<i32>,
+        #[graphql(desc = "Read back before this cursor (e.g. pageInfo.startCursor); malformed is BAD_USER_INPUT.")]
         before: Option<String>,
     ) -> ApiResult<UserConnection> {
         let me = viewer(ctx)?.require()?.user.id;
@@ -173,7 +211,11 @@ impl Query {
 
     /// Accounts the viewer might follow, best first (at most 50; 10 by default): followed by the most of the viewer's followees, then by the most followers; popular accounts fill in. UNAUTHENTICATED when signed out.
     #[graphql(complexity = "first.unwrap_or(SUGGESTIONS).clamp(0, 50) as usize * child_complexity + 1")]
-    async fn suggested_users(&self, ctx: &Context<'_>, first: Option<i32>) -> ApiResult<Vec<User>> {
+    async fn suggested_users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many suggestions: 0-50, 10 by default; more is BAD_USER_INPUT.")] first: Option<i32>,
+    ) -> ApiResult<Vec<User>> {
         let me = &viewer(ctx)?.require()?.user;
         let n = first.unwrap_or(SUGGESTIONS);
         if !(0..=50).contains(&n) {
@@ -193,6 +235,7 @@ const NEW_POSTS_CAP: u64 = 100;
 pub struct FeedMarker {
     /// A feed cursor: pass it as `before` with `last` to read what came after. Valid after its post is deleted.
     cursor: String,
+    /// When the marker was last saved.
     updated_at: chrono::DateTime<chrono::Utc>,
 }
 

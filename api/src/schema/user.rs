@@ -97,8 +97,10 @@ impl User {
     }
 }
 
+/// A registered account.
 #[Object]
 impl User {
+    /// The user's global ID: opaque; pass it to `follow`, `block` and the other account mutations, or to `node(id:)`.
     pub(crate) async fn id(&self) -> ID {
         ids::user_id(self.row.id)
     }
@@ -108,14 +110,17 @@ impl User {
         &self.row.username
     }
 
+    /// The name shown to others, 1-50 characters; the username unless changed.
     async fn display_name(&self) -> &str {
         &self.row.display_name
     }
 
+    /// A short self-description, at most 300 characters; empty when not set.
     async fn bio(&self) -> &str {
         &self.row.bio
     }
 
+    /// When the account was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
     }
@@ -126,14 +131,17 @@ impl User {
         Ok(mine.then_some(self.row.email.as_str()))
     }
 
+    /// How many users follow this user; visible even when the network is hidden.
     async fn followers_count(&self) -> i32 {
         to_int(self.row.followers_count)
     }
 
+    /// How many users this user follows; visible even when the network is hidden.
     async fn following_count(&self) -> i32 {
         to_int(self.row.following_count)
     }
 
+    /// How many posts this user has published (deleted ones not counted).
     async fn posts_count(&self) -> i32 {
         to_int(self.row.posts_count)
     }
@@ -144,11 +152,17 @@ impl User {
     async fn followers(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items to read forward, from the start or `after`: 0-100, default 20; not with `last`.")]
         first: Option<i32>,
+        #[graphql(desc = "Read on after this cursor; one from another filter or order is BAD_USER_INPUT.")]
         after: Option<String>,
+        #[graphql(desc = "Items to read backward, from the end or from `before`: 0-100; not with `first`.")]
         last: Option<i32>,
+        #[graphql(desc = "Read back before this cursor; one from another filter or order is BAD_USER_INPUT.")]
         before: Option<String>,
+        #[graphql(desc = "Keep only the entries that match every field given; absent or null keeps them all.")]
         filter: Option<FollowFilter>,
+        #[graphql(desc = "By the date of the follow: DESC, newest first (the default), or ASC, oldest first.")]
         order: Option<OrderDirection>,
     ) -> ApiResult<FollowConnection> {
         self.follow_list(ctx, Side::Followers, ListArgs { first, after, last, before, filter, order }).await
@@ -160,11 +174,17 @@ impl User {
     async fn following(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items to read forward, from the start or `after`: 0-100, default 20; not with `last`.")]
         first: Option<i32>,
+        #[graphql(desc = "Read on after this cursor; one from another filter or order is BAD_USER_INPUT.")]
         after: Option<String>,
+        #[graphql(desc = "Items to read backward, from the end or from `before`: 0-100; not with `first`.")]
         last: Option<i32>,
+        #[graphql(desc = "Read back before this cursor; one from another filter or order is BAD_USER_INPUT.")]
         before: Option<String>,
+        #[graphql(desc = "Keep only the entries that match every field given; absent or null keeps them all.")]
         filter: Option<FollowFilter>,
+        #[graphql(desc = "By the date of the follow: DESC, newest first (the default), or ASC, oldest first.")]
         order: Option<OrderDirection>,
     ) -> ApiResult<FollowConnection> {
         self.follow_list(ctx, Side::Following, ListArgs { first, after, last, before, filter, order }).await
@@ -175,9 +195,13 @@ impl User {
     async fn known_followers(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items to read forward, from the start or `after`: 0-100, default 20; not with `last`.")]
         first: Option<i32>,
+        #[graphql(desc = "Read on after this cursor; one from another filter or order is BAD_USER_INPUT.")]
         after: Option<String>,
+        #[graphql(desc = "Items to read backward, from the end or from `before`: 0-100; not with `first`.")]
         last: Option<i32>,
+        #[graphql(desc = "Read back before this cursor; one from another filter or order is BAD_USER_INPUT.")]
         before: Option<String>,
     ) -> ApiResult<FollowConnection> {
         let filter = FollowFilter::followed_by_viewer();
@@ -194,9 +218,13 @@ impl User {
     async fn posts(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items to read forward, from the start or `after`: 0-100, default 20; not with `last`.")]
         first: Option<i32>,
+        #[graphql(desc = "Read on after this cursor (e.g. pageInfo.endCursor); malformed is BAD_USER_INPUT.")]
         after: Option<String>,
+        #[graphql(desc = "Items to read backward, from the end or from `before`: 0-100; not with `first`.")]
         last: Option<i32>,
+        #[graphql(desc = "Read back before this cursor (e.g. pageInfo.startCursor); malformed is BAD_USER_INPUT.")]
         before: Option<String>,
     ) -> ApiResult<PostConnection> {
         let page = page_request(first, after.as_deref(), last, before.as_deref())?;
