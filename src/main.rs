@@ -4,11 +4,12 @@
 //!     DATABASE_URL=postgres://postgres@127.0.0.1/followgraph cargo run --release
 //!     cargo run -- print-schema > schema.graphql
 //!     cargo run -- migrate status          # also: up, down [--steps N], fresh
+//!     cargo run -- seed                    # demo people; --size s|m|l: bench data
 //!
 //! Thin on purpose: parse config, start logging, connect, migrate, serve
 //! (or run one maintenance command against the store).
 
-use api::config::MigrateAction;
+use api::config::{LogFormat, MigrateAction, SeedSize};
 use api::{Command, Config};
 use clap::Parser;
 
@@ -17,9 +18,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let mut config = Config::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into()))
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into());
+    match config.log_format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt().json().with_current_span(true).with_env_filter(filter).init(),
+    }
     fit_connections_to_file_limit(&mut config);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = config.worker_threads {
@@ -71,6 +74,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             }
             Ok(())
         }
+        Command::Seed { size, force } => run_seed(&config, size, force).await,
         Command::Serve => {
             let db = api::connect_and_migrate(&config)
                 .await
@@ -82,6 +86,79 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
     }
+}
+
+/// `seed`: migrations first, as `serve` applies them, then the demo
+/// network or a benchmark dataset (which replaces all data, so it needs an
+/// empty database or `--force`).
+async fn run_seed(config: &Config, size: SeedSize, force: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let url = &config.database_url;
+    let started = std::time::Instant::now();
+    // One connection: the migrator's, and all the demo's one transaction needs.
+    let db = store::connect_and_migrate(url, store::PoolOptions::new(1))
+        .await
+        .map_err(|e| format!("database {}: {e}", redact(url)))?;
+    let dataset = match size {
+        SeedSize::Demo => None,
+        SeedSize::S => Some(seed::dataset::Size::S),
+        SeedSize::M => Some(seed::dataset::Size::M),
+        SeedSize::L => Some(seed::dataset::Size::L),
+    };
+    let Some(dataset) = dataset else {
+        if force {
+            store::migrate_fresh(&db).await?;
+        }
+        match seed::demo::seed(&db).await? {
+            seed::demo::Outcome::AlreadySeeded => println!(
+                "seed: the demo people are already in this database; nothing seeded (--force drops all data and seeds again)"
+            ),
+            seed::demo::Outcome::Seeded(s) => println!(
+                "seed: {} people, {} follows, {} follow requests and {} posts in {:.1} s",
+                s.users,
+                s.follows,
+                s.requests,
+                s.posts,
+                started.elapsed().as_secs_f64()
+            ),
+        }
+        println!("{}", seed::demo::guide());
+        return Ok(());
+    };
+    let users = seed::user_count(&db).await?;
+    db.close().await?;
+    if users > 0 && !force {
+        return Err(format!(
+            "the database holds {users} users, and `seed --size {}` replaces everything in it: \
+             use an empty database, or pass --force to drop all data first",
+            dataset.name()
+        )
+        .into());
+    }
+    let spec = dataset.spec();
+    tracing::info!("generating dataset {}: {} users, {} posts", dataset.name(), spec.users, spec.posts);
+    let data = seed::dataset::generate(&spec);
+    tracing::info!("loading it into {}", redact(url));
+    seed::dataset::load(url, &data).await?;
+    println!(
+        "seed: dataset {}: {} users, {} follows and {} posts in {:.1} s",
+        dataset.name(),
+        spec.users,
+        data.follows.len(),
+        data.posts.len(),
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "Users {}, {}, {}, then user4 to user{}; every password is `{}`. Each has a session: user N's \
+         bearer token is `bench-token-` and N in 8 digits (`{}` for {}).",
+        seed::dataset::username(1),
+        seed::dataset::username(2),
+        seed::dataset::username(3),
+        spec.users,
+        seed::dataset::PASSWORD,
+        seed::dataset::token(1),
+        seed::dataset::username(1)
+    );
+    Ok(())
 }
 
 /// Raises the open-file limit to the hard limit (as Go's runtime does), and

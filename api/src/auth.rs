@@ -1,7 +1,7 @@
 //! Who is asking: the [`Viewer`] of a request, bearer tokens, password
 //! hashing, and the sign-in limiter.
 //!
-//! - The viewer is found once per request, by the axum extractor below
+//! - The viewer is found once per request, by [`Viewer::from_headers`]
 //!   (one statement when a token is sent, none otherwise), and handed to
 //!   the schema and to the loaders: nothing else reads the header.
 //! - Passwords: Argon2id (the `argon2` crate's defaults, OWASP's minimum),
@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use axum::extract::FromRequestParts;
-use axum::http::{header, request::Parts};
+use axum::http::{header, HeaderMap};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
 use store::sessions::TokenHash;
@@ -62,13 +61,12 @@ impl Viewer {
     }
 }
 
-/// From `Authorization: Bearer <token>`: anonymous without the header; 401
-/// when it is not a bearer token, or the token is unknown or revoked.
-impl FromRequestParts<AppState> for Viewer {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{0}"));
+impl Viewer {
+    /// From `Authorization: Bearer <token>`: anonymous without the header;
+    /// 401 when it is not a bearer token, or the token is unknown or
+    /// revoked. One statement when a token is sent, none otherwise.
+    pub async fn from_headers(headers: &HeaderMap, state: &AppState) -> Result<Self, ApiError> {
+        let header = headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{0}"));
         let Some(token) = bearer_token(header)? else {
             return Ok(Viewer::anonymous());
         };

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use store::feed::{DEFAULT_BROAD_FOLLOWING, DEFAULT_WINDOW};
 
 #[derive(Parser, Debug, Clone)]
@@ -131,12 +131,33 @@ pub struct Config {
     #[arg(long, env = "WORKER_THREADS", global = true)]
     pub worker_threads: Option<usize>,
 
-    /// Log filter (tracing's EnvFilter syntax).
+    /// Log filter (tracing's EnvFilter syntax). At `info`, one line per
+    /// request: its id, method, path, operation, status and duration.
     #[arg(long, env = "RUST_LOG", default_value = "info,sqlx=warn", global = true)]
     pub log: String,
 
+    /// Log lines as human-readable text or as one JSON object per line.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Requests slower than this, in milliseconds, are logged at WARN as
+    /// "slow request".
+    #[arg(long, env = "SLOW_REQUEST_MS", default_value_t = 1_000, global = true)]
+    pub slow_request_ms: u64,
+
+    /// Memory for parsed GraphQL documents and persisted queries, in bytes
+    /// (about eight bytes per byte of document text).
+    #[arg(long, env = "DOCUMENT_CACHE_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
+    pub document_cache_bytes: u64,
+
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -154,6 +175,38 @@ pub enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// Fill the database with sample data (migrations are applied first).
+    ///
+    /// `--size demo` (the default) adds ten people (alice, bob, carol, ...)
+    /// who follow each other and have posted over the last days; their
+    /// password is printed at the end. If they are there already it seeds
+    /// nothing, says so and succeeds; if only some of their usernames are
+    /// taken, it fails and writes nothing.
+    ///
+    /// `--size s|m|l` loads a benchmark dataset (1,000 / 20,000 / 200,000
+    /// users; password `bench-password`), which replaces everything in the
+    /// database: it refuses a database that has any user, unless `--force`.
+    Seed {
+        /// What to write.
+        #[arg(long, value_enum, default_value_t = SeedSize::Demo)]
+        size: SeedSize,
+        /// Drop every table first (all data is lost), then seed.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// What `seed` writes.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeedSize {
+    /// Ten named people, their follows and a few days of posts.
+    Demo,
+    /// Benchmark dataset S: 1,000 users, 10,000 posts.
+    S,
+    /// Benchmark dataset M: 20,000 users, 400,000 posts.
+    M,
+    /// Benchmark dataset L: 200,000 users, 4,000,000 posts.
+    L,
 }
 
 #[derive(Subcommand, Clone, Debug)]

@@ -45,12 +45,19 @@ pub enum ApiError {
     // Raised by the engine, before any resolver runs.
     ParseFailed(String),
     ValidationFailed(String),
+    /// An APQ hash came without its text, and the server does not know it
+    /// (Apollo's protocol: the client then sends both).
+    PersistedQueryNotFound,
     // Raised by the HTTP layer.
     BadRequest(String),
     MethodNotAllowed,
     PayloadTooLarge,
     /// The client did not send its body in time.
     RequestTimeout,
+    /// `Accept` names no media type the server answers in.
+    NotAcceptable,
+    /// A POST body that is not `application/json`.
+    UnsupportedMediaType,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -87,10 +94,13 @@ impl ApiError {
             ApiError::Internal => "INTERNAL_SERVER_ERROR",
             ApiError::ParseFailed(_) => "GRAPHQL_PARSE_FAILED",
             ApiError::ValidationFailed(_) => "GRAPHQL_VALIDATION_FAILED",
+            ApiError::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             ApiError::BadRequest(_) => "BAD_REQUEST",
             ApiError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ApiError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ApiError::RequestTimeout => "REQUEST_TIMEOUT",
+            ApiError::NotAcceptable => "NOT_ACCEPTABLE",
+            ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
         }
     }
 
@@ -105,6 +115,7 @@ impl ApiError {
             ApiError::BadUserInput(_)
             | ApiError::ParseFailed(_)
             | ApiError::ValidationFailed(_)
+            | ApiError::PersistedQueryNotFound
             | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -113,6 +124,8 @@ impl ApiError {
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
 
@@ -125,6 +138,10 @@ impl ApiError {
             ApiError::Timeout => "the request took longer than the server allows and was cancelled",
             ApiError::ServiceUnavailable => "the database is unavailable; try again in a moment",
             ApiError::RequestTimeout => "the request was not received in time",
+            // Apollo's clients look for this exact message, as for the code.
+            ApiError::PersistedQueryNotFound => "PersistedQueryNotFound",
+            ApiError::NotAcceptable => "Accept must allow application/graphql-response+json or application/json",
+            ApiError::UnsupportedMediaType => "a POST body must be sent as Content-Type: application/json",
             ApiError::RateLimited { message: m, .. }
             | ApiError::Unauthenticated(m)
             | ApiError::Forbidden(m)
@@ -181,6 +198,7 @@ impl From<StoreError> for ApiError {
             StoreError::Refused(message) => ApiError::Forbidden(message.into()),
             StoreError::Unavailable(e) => {
                 tracing::warn!(error = %e, "database unavailable");
+                crate::observe::db_unavailable();
                 ApiError::ServiceUnavailable
             }
             StoreError::TimedOut => ApiError::Timeout,

@@ -1,42 +1,56 @@
 //! HTTP routes:
-//! - `POST /graphql`: GraphQL over HTTP (JSON body, single or batched);
+//! - `POST /graphql`: GraphQL over HTTP (an `application/json` body, single
+//!   or batched; 415 for any other content type);
 //! - `GET /graphql?query=...`: queries only; a mutation sent with GET is
 //!   refused with 405 before anything runs (GET must stay safe to repeat,
-//!   prefetch and cache);
-//! - `GET /graphql` without a query, and `GET /`: GraphiQL, served with its
-//!   scripts from this binary so it works offline;
+//!   prefetch and cache). Answers carry a strong `ETag`; `If-None-Match`
+//!   gets 304 while the answer is unchanged;
+//! - `GET /graphql` without a query from a browser, and `GET /`: GraphiQL,
+//!   served with its scripts from this binary so it works offline;
 //! - `GET /livez`: 200 while the process serves requests at all;
 //! - `GET /readyz` (and `GET /health`, its older name): 200 when the
 //!   database answers within [`READY_DEADLINE`]; 503 otherwise, and once
-//!   the server is shutting down (load balancers stop sending to it).
+//!   the server is shutting down (load balancers stop sending to it);
+//! - `GET /metrics`: Prometheus metrics (`observe.rs`).
 //!
-//! Each GraphQL request gets the [`Viewer`] (the axum extractor in
-//! `auth.rs`) and fresh [`Loaders`]. Before anything runs, every request is
-//! parsed and measured (`budget.rs`); a batch shares one budget. Then it
-//! runs within the request's time budget. Transport failures are
-//! `ApiError`s too, answered in GraphQL's error shape with their HTTP
-//! status: 400 malformed JSON or too big a batch, 401 a bad or revoked
-//! token, 405 mutation over GET, 408 a body not sent in time, 413 body too
-//! large, 503 database unavailable or the time budget spent.
+//! GraphQL over HTTP as its spec says: the answer's type is negotiated
+//! from `Accept` ([`Media`]; 406 when neither JSON type is allowed), and
+//! under `application/graphql-response+json` a request error is a 400
+//! without `data`. Documents may come as Apollo's persisted-query hashes
+//! (`documents.rs`, which also caches parsed documents).
+//!
+//! Each request is resolved, parsed and measured (`budget.rs`) before
+//! anything runs; a batch shares one budget. Only then is the [`Viewer`]
+//! looked up, and the request runs with fresh [`Loaders`] within its time
+//! budget. Transport failures are `ApiError`s too, answered in GraphQL's
+//! error shape with their HTTP status: 400 malformed JSON or too big a
+//! batch, 401 a bad or revoked token, 405 mutation over GET, 406, 408 a
+//! body not sent in time, 413 body too large, 415, 503 database
+//! unavailable or the time budget spent.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, BatchResponse, ServerError};
+use std::collections::BTreeMap;
+
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use async_graphql::{BatchRequest, ServerError};
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use serde::Deserialize;
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use store::DatabaseConnection;
-use tower_http::trace::TraceLayer;
 
 use crate::auth::{ClientAddr, Viewer};
 use crate::budget::{self, Cost, Limits, Shape};
+use crate::documents::Documents;
 use crate::error::{code_engine_errors, ApiError};
 use crate::loaders::{Loaders, UserById};
 use crate::schema::AppSchema;
@@ -46,6 +60,7 @@ pub struct AppState {
     pub schema: AppSchema,
     pub db: DatabaseConnection,
     pub http: Arc<HttpLimits>,
+    pub documents: Arc<Documents>,
 }
 
 /// What the HTTP layer allows a request (config.rs has the flags).
@@ -63,26 +78,111 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(|| async { Redirect::temporary("/graphql") }))
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphiql/{file}", get(graphiql_asset))
+        .route("/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/health", get(ready))
-        .layer(TraceLayer::new_for_http())
+        .route("/metrics", get(crate::observe::render))
         .with_state(state)
+}
+
+/// The media type of an answer, negotiated from `Accept`
+/// (GraphQL over HTTP, "Accept" and "Status codes").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Media {
+    /// `application/json`: the legacy type. Every GraphQL answer is 200,
+    /// request errors included.
+    Json,
+    /// `application/graphql-response+json`: request errors (the document
+    /// does not parse or validate, a variable does not coerce) are 400 and
+    /// carry no `data`.
+    GraphqlResponse,
+}
+
+impl Media {
+    pub fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Media::Json => "application/json; charset=utf-8",
+            Media::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+        })
+    }
+
+    /// The best type `Accept` allows, by quality; where both are equally
+    /// good, graphql-response+json if named outright (the spec's advice),
+    /// else JSON (what `*/*` meant to clients before the new type). No
+    /// `Accept` means JSON. NOT_ACCEPTABLE when neither is allowed.
+    pub fn negotiate(headers: &HeaderMap) -> Result<Media, ApiError> {
+        let mut accept = headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).peekable();
+        if accept.peek().is_none() {
+            return Ok(Media::Json);
+        }
+        // (quality, specificity) of the most specific range naming each type.
+        let (mut gr, mut json) = ((0.0f32, -1), (0.0f32, -1));
+        for range in accept.flat_map(|v| v.split(',')) {
+            let mut parts = range.split(';');
+            let kind = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0)
+                .clamp(0.0, 1.0);
+            let specificity = |name: &str| match kind.as_str() {
+                k if k == name => 2,
+                "application/*" => 1,
+                "*/*" => 0,
+                _ => -1,
+            };
+            for (best, name) in [(&mut gr, "application/graphql-response+json"), (&mut json, "application/json")] {
+                let s = specificity(name);
+                if s > best.1 {
+                    *best = (q, s);
+                }
+            }
+        }
+        match (gr, json) {
+            ((g, _), (j, _)) if g <= 0.0 && j <= 0.0 => Err(ApiError::NotAcceptable),
+            ((g, _), (j, _)) if g > j => Ok(Media::GraphqlResponse),
+            ((g, _), (j, _)) if j > g => Ok(Media::Json),
+            ((_, 2), _) => Ok(Media::GraphqlResponse),
+            _ => Ok(Media::Json),
+        }
+    }
+}
+
+/// A transport error as the whole answer, in the negotiated media type.
+fn refuse(error: ApiError, media: Media) -> Response {
+    let mut res = error.into_response();
+    res.headers_mut().insert(header::CONTENT_TYPE, media.content_type());
+    res
 }
 
 /// A request checked and ready to run, or the answer it already has.
 enum Checked {
-    Run(async_graphql::Request, Cost),
+    /// With its operation's metrics label.
+    Run(async_graphql::Request, Cost, String),
+    /// A request error: the request did not get to run.
     Refused(async_graphql::Response),
 }
 
-/// Parses and measures one request before anything runs. A parse failure
-/// is known for what it is (and the engine reuses the parsed document); a
-/// request over the limits, or with NUL in its input, is refused here.
-fn check(limits: &HttpLimits, mut req: async_graphql::Request) -> Checked {
+/// Resolves, parses and measures one request before anything runs: its
+/// document comes from the cache when known (or from an APQ hash alone);
+/// a parse failure is known for what it is (and the engine reuses the
+/// parsed document); a request over the limits, or with NUL in its input,
+/// is refused here. Over GET, a mutation is refused (405) before anything
+/// runs: GET must stay safe to repeat, prefetch and cache.
+fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> Result<Checked, ApiError> {
     let refuse = |error: ApiError, mut err: ServerError| {
         error.replace(&mut err);
-        Checked::Refused(async_graphql::Response::from_errors(vec![err]))
+        Ok(Checked::Refused(async_graphql::Response::from_errors(vec![err])))
+    };
+    let limits = &state.http;
+    if req.query.is_empty() && !req.extensions.contains_key("persistedQuery") {
+        return Err(ApiError::BadRequest("the request has no `query`".into()));
+    }
+    let keep = match state.documents.resolve(&mut req) {
+        Ok(keep) => keep,
+        Err(error) => return refuse(error, ServerError::new(String::new(), None)),
     };
     let name = req.operation_name.clone();
     let variables = std::mem::take(&mut req.variables);
@@ -94,6 +194,17 @@ fn check(limits: &HttpLimits, mut req: async_graphql::Request) -> Checked {
             return refuse(ApiError::ParseFailed(message), err);
         }
     };
+    let Some(op) = operation(doc, name.as_deref()) else {
+        let message = match name {
+            Some(name) => format!("the document has no operation named `{name}`"),
+            None => "the document has several operations: name one in `operationName`".into(),
+        };
+        return refuse(ApiError::ValidationFailed(message), ServerError::new(String::new(), None));
+    };
+    if over_get && op.ty != OperationType::Query {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let label = crate::observe::operation_label(op.name);
     let cost = budget::measure(&limits.shape, doc, name.as_deref(), &variables)
         .and_then(|cost| cost.check(&limits.limits).map(|()| cost))
         .and_then(|cost| match cost.sign_ins {
@@ -102,9 +213,38 @@ fn check(limits: &HttpLimits, mut req: async_graphql::Request) -> Checked {
         });
     req.variables = variables;
     match cost {
-        Ok(cost) => Checked::Run(req, cost),
+        Ok(cost) => {
+            if let Some(hash) = keep {
+                // Parsed above; keeping it cannot fail.
+                let _ = state.documents.keep(hash, &mut req);
+            }
+            Ok(Checked::Run(req, cost, label))
+        }
         Err(error) => refuse(error, ServerError::new(String::new(), None)),
     }
+}
+
+/// The operation a request would run: its type and name.
+struct Operation<'a> {
+    ty: OperationType,
+    name: Option<&'a str>,
+}
+
+/// The operation named `name`, or the only one; `None` when there is no
+/// such operation (the engine would refuse the document).
+fn operation<'a>(doc: &'a ExecutableDocument, name: Option<&str>) -> Option<Operation<'a>> {
+    let mut ops = doc.operations.iter();
+    let (found, op) = match name {
+        Some(name) => ops.find(|(n, _)| n.map(|n| n.as_str()) == Some(name))?,
+        None => {
+            let first = ops.next()?;
+            if ops.next().is_some() {
+                return None;
+            }
+            first
+        }
+    };
+    Some(Operation { ty: op.node.ty, name: found.map(|n| n.as_str()) })
 }
 
 /// Runs one checked request with fresh per-request state.
@@ -126,9 +266,26 @@ async fn execute(
     response
 }
 
-/// Checks a whole batch against one budget, then runs it within the
-/// request's time budget.
-async fn run(state: &AppState, viewer: &Viewer, addr: ClientAddr, batch: BatchRequest) -> Response {
+/// A GraphQL answer, ready to send.
+struct Answer {
+    status: StatusCode,
+    body: Vec<u8>,
+    /// Whether it was made for a signed-in viewer (it is private then).
+    private: bool,
+}
+
+/// Checks a whole batch against one budget, finds the viewer, then runs
+/// the batch within the request's time budget. The viewer is looked up
+/// only once the request is known to be well formed, so a malformed
+/// request gets its 400 (or 405) whatever its token.
+async fn run(
+    state: &AppState,
+    headers: &HeaderMap,
+    media: Media,
+    addr: ClientAddr,
+    batch: BatchRequest,
+    over_get: bool,
+) -> Result<Answer, ApiError> {
     let limits = &state.http;
     let (reqs, single) = match batch {
         BatchRequest::Single(req) => (vec![req], true),
@@ -136,77 +293,173 @@ async fn run(state: &AppState, viewer: &Viewer, addr: ClientAddr, batch: BatchRe
     };
     if reqs.len() > limits.max_batch {
         let message = format!("a batch may hold at most {} operations; this one has {}", limits.max_batch, reqs.len());
-        return ApiError::BadRequest(message).into_response();
+        return Err(ApiError::BadRequest(message));
     }
-    let checked: Vec<Checked> = reqs.into_iter().map(|req| check(limits, req)).collect();
+    let checked = reqs.into_iter().map(|req| check(state, req, over_get)).collect::<Result<Vec<_>, _>>()?;
     if !single {
         let total = checked.iter().fold(Cost::default(), |sum, c| match c {
-            Checked::Run(_, cost) => sum.plus(*cost),
+            Checked::Run(_, cost, _) => sum.plus(*cost),
             Checked::Refused(_) => sum,
         });
         if let Err(e) = total.check(&limits.limits) {
-            return ApiError::ValidationFailed(format!("the batch as a whole: {}", e.public_message())).into_response();
+            return Err(ApiError::ValidationFailed(format!("the batch as a whole: {}", e.public_message())));
         }
         if total.sign_ins > 1 {
-            return ApiError::ValidationFailed("one signIn or signUp per request".into()).into_response();
+            return Err(ApiError::ValidationFailed("one signIn or signUp per request".into()));
         }
     }
+    let started = std::time::Instant::now();
+    let labels: Vec<String> = checked
+        .iter()
+        .map(|c| match c {
+            Checked::Run(_, _, label) => label.clone(),
+            Checked::Refused(_) => "_refused".into(),
+        })
+        .collect();
+    crate::observe::record_operations(&labels.join(","));
+    let runs = checked.iter().any(|c| matches!(c, Checked::Run(..)));
+    let viewer = match runs {
+        true => Viewer::from_headers(headers, state).await?,
+        false => Viewer::anonymous(),
+    };
     let work = async {
         let mut out = Vec::with_capacity(checked.len());
         for c in checked {
             out.push(match c {
-                Checked::Run(req, _) => execute(state, viewer, addr, req).await,
-                Checked::Refused(response) => response,
+                Checked::Run(req, _, _) => (execute(state, &viewer, addr, req).await, false),
+                Checked::Refused(response) => (response, true),
             });
         }
         out
     };
-    let Ok(mut out) = tokio::time::timeout(limits.request_timeout, work).await else {
-        return ApiError::Timeout.into_response();
+    let Ok(out) = tokio::time::timeout(limits.request_timeout, work).await else {
+        for label in &labels {
+            crate::observe::graphql_answered(label, ApiError::Timeout.code(), started.elapsed());
+        }
+        return Err(ApiError::Timeout);
     };
-    let unavailable = out.iter().flat_map(|r| &r.errors).any(|e| {
+    for ((response, _), label) in out.iter().zip(&labels) {
+        let code = match response.errors.first().and_then(|e| e.extensions.as_ref()).and_then(|x| x.get("code")) {
+            Some(async_graphql::Value::String(code)) => code.as_str(),
+            Some(_) | None if response.errors.is_empty() => "OK",
+            _ => ApiError::Internal.code(),
+        };
+        crate::observe::graphql_answered(label, code, started.elapsed());
+    }
+    let unavailable = out.iter().flat_map(|(r, _)| &r.errors).any(|e| {
         e.extensions
             .as_ref()
             .and_then(|x| x.get("code"))
             .is_some_and(|c| matches!(c, async_graphql::Value::String(c) if c == ApiError::ServiceUnavailable.code()))
     });
-    let response = match single {
-        true => BatchResponse::Single(out.remove(0)),
-        false => BatchResponse::Batch(out),
+    let mut status = StatusCode::OK;
+    let items: Vec<Item> = out
+        .iter()
+        .map(|(response, refused)| {
+            // Before execution (refused here, or failed the engine's
+            // validation or variable coercion): no `data` entry at all.
+            let request_error = *refused || is_request_error(response);
+            if single && request_error && media == Media::GraphqlResponse {
+                status = StatusCode::BAD_REQUEST;
+            }
+            match request_error {
+                true => Item::RequestError { errors: &response.errors, extensions: &response.extensions },
+                false => Item::Executed(response),
+            }
+        })
+        .collect();
+    let body = match single {
+        true => serde_json::to_vec(&items[0]),
+        false => serde_json::to_vec(&items),
     };
-    let mut res = json_response(&response);
+    let body = body.map_err(ApiError::internal)?;
     if unavailable {
         // The database is gone: say so in the status too, so clients and
         // balancers retry instead of trusting a partial answer.
-        *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+        status = StatusCode::SERVICE_UNAVAILABLE;
     }
-    res
+    Ok(Answer { status, body, private: viewer.signed_in().is_some() })
+}
+
+/// One response of a batch, as sent.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Item<'a> {
+    Executed(&'a async_graphql::Response),
+    RequestError {
+        errors: &'a [ServerError],
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        extensions: &'a BTreeMap<String, async_graphql::Value>,
+    },
+}
+
+/// Whether the engine refused the request before executing it: it has no
+/// data and none of its errors is a field's (they have no path).
+fn is_request_error(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+impl Answer {
+    fn into_response(self, media: Media) -> Response {
+        let mut res = (self.status, self.body).into_response();
+        res.headers_mut().insert(header::CONTENT_TYPE, media.content_type());
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+        }
+        res
+    }
+}
+
+/// Whether a POST body is declared as JSON (`application/json`, UTF-8).
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let mut parts = value.split(';');
+    let kind = parts.next().unwrap_or("").trim();
+    kind.eq_ignore_ascii_case("application/json")
+        && parts.all(|p| match p.trim().split_once('=') {
+            Some((k, v)) if k.trim().eq_ignore_ascii_case("charset") => {
+                v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            }
+            _ => true,
+        })
 }
 
 async fn graphql_post(
     State(state): State<AppState>,
-    viewer: Viewer,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let media = match Media::negotiate(&headers) {
+        Ok(media) => media,
+        Err(e) => return e.into_response(),
+    };
+    if !is_json(&headers) {
+        return refuse(ApiError::UnsupportedMediaType, media);
+    }
     // Read under its own deadline and size limit: a client that sends its
     // body slowly, or too much of it, is answered and let go.
     let limits = &state.http;
     let read = axum::body::to_bytes(body, limits.max_body_bytes);
     let body = match tokio::time::timeout(limits.body_timeout, read).await {
-        Err(_) => return ApiError::RequestTimeout.into_response(),
-        Ok(Err(e)) if is_length_limit(&e) => return ApiError::PayloadTooLarge.into_response(),
-        Ok(Err(e)) => return ApiError::BadRequest(format!("the body could not be read: {e}")).into_response(),
+        Err(_) => return refuse(ApiError::RequestTimeout, media),
+        Ok(Err(e)) if is_length_limit(&e) => return refuse(ApiError::PayloadTooLarge, media),
+        Ok(Err(e)) => return refuse(ApiError::BadRequest(format!("the body could not be read: {e}")), media),
         Ok(Ok(body)) => body,
     };
     let batch: BatchRequest = match serde_json::from_slice(&body) {
         Ok(batch) => batch,
         Err(e) => {
-            return ApiError::BadRequest(format!("the body is not a GraphQL request in JSON: {e}")).into_response()
+            let message = format!("the body is not a GraphQL request in JSON: {e}");
+            return refuse(ApiError::BadRequest(message), media);
         }
     };
-    run(&state, &viewer, ClientAddr(peer.ip()), batch).await
+    match run(&state, &headers, media, ClientAddr(peer.ip()), batch, false).await {
+        Ok(answer) => answer.into_response(media),
+        Err(e) => refuse(e, media),
+    }
 }
 
 fn is_length_limit(err: &axum::Error) -> bool {
@@ -220,57 +473,100 @@ fn is_length_limit(err: &axum::Error) -> bool {
     false
 }
 
-fn json_response(response: &BatchResponse) -> Response {
-    match serde_json::to_vec(response) {
-        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Err(e) => ApiError::internal(e).into_response(),
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct GetParams {
     query: Option<String>,
     operation_name: Option<String>,
     variables: Option<String>,
+    extensions: Option<String>,
 }
 
+/// GraphiQL for a browser (or a client that names no type); a GraphQL
+/// query otherwise, answered with a strong ETag of its body: while the
+/// answer is unchanged, `If-None-Match` gets 304 and no body. Answers vary
+/// with the token and with `Accept`; a signed-in viewer's are private.
 async fn graphql_get(
     State(state): State<AppState>,
-    viewer: Viewer,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(params): Query<GetParams>,
+    headers: HeaderMap,
+    params: Result<Query<GetParams>, QueryRejection>,
 ) -> Response {
-    let Some(query) = params.query else {
-        return Html(GRAPHIQL_HTML).into_response();
+    let params = match params {
+        Ok(Query(params)) => params,
+        Err(e) => return ApiError::BadRequest(format!("the query string: {}", e.body_text())).into_response(),
     };
-    let mut req = async_graphql::Request::new(query);
+    if params.query.is_none() && params.extensions.is_none() && wants_html(&headers) {
+        return Html(GRAPHIQL_HTML).into_response();
+    }
+    let media = match Media::negotiate(&headers) {
+        Ok(media) => media,
+        Err(e) => return e.into_response(),
+    };
+    let mut req = async_graphql::Request::new(params.query.unwrap_or_default());
     if let Some(name) = params.operation_name {
         req = req.operation_name(name);
     }
-    if is_mutation(&mut req) {
-        return ApiError::MethodNotAllowed.into_response();
-    }
-    if let Some(vars) = params.variables.filter(|v| !v.is_empty()) {
-        match serde_json::from_str(&vars) {
-            Ok(vars) => req = req.variables(async_graphql::Variables::from_json(vars)),
-            Err(e) => return ApiError::BadRequest(format!("`variables` is not JSON: {e}")).into_response(),
+    for (field, json) in [("variables", params.variables), ("extensions", params.extensions)] {
+        let Some(json) = json.filter(|v| !v.is_empty()) else { continue };
+        let value = match serde_json::from_str::<serde_json::Value>(&json) {
+            Ok(value @ serde_json::Value::Object(_)) => value,
+            Ok(serde_json::Value::Null) => continue,
+            _ => return refuse(ApiError::BadRequest(format!("`{field}` must be a JSON object")), media),
+        };
+        match field {
+            "variables" => req = req.variables(async_graphql::Variables::from_json(value)),
+            _ => match serde_json::from_value(value) {
+                Ok(extensions) => req.extensions = extensions,
+                Err(e) => return refuse(ApiError::BadRequest(format!("`extensions`: {e}")), media),
+            },
         }
     }
-    run(&state, &viewer, ClientAddr(peer.ip()), BatchRequest::Single(req)).await
+    let answer = match run(&state, &headers, media, ClientAddr(peer.ip()), BatchRequest::Single(req), true).await {
+        Ok(answer) => answer,
+        Err(e) => return refuse(e, media),
+    };
+    let private = answer.private;
+    let etag = (answer.status == StatusCode::OK).then(|| etag_of(&answer.body));
+    let fresh = etag.as_ref().is_some_and(|etag| matches_etag(&headers, etag));
+    let mut res = match fresh {
+        true => StatusCode::NOT_MODIFIED.into_response(),
+        false => answer.into_response(media),
+    };
+    let h = res.headers_mut();
+    if let Some(etag) = etag {
+        h.insert(header::ETAG, etag);
+    }
+    let cache = if private { "private, no-cache" } else { "no-cache" };
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    h.insert(header::VARY, HeaderValue::from_static("Authorization, Accept"));
+    res
 }
 
-/// Whether the operation a GET would run is a mutation (or subscription).
-/// A document that does not parse is left to `execute` to report.
-fn is_mutation(req: &mut async_graphql::Request) -> bool {
-    let name = req.operation_name.clone();
-    let Ok(doc) = req.parsed_query() else { return false };
-    let mut ops = doc.operations.iter();
-    let op = match name.as_deref() {
-        Some(name) => ops.find(|(n, _)| n.map(|n| n.as_str()) == Some(name)),
-        None => ops.next(),
-    };
-    op.is_some_and(|(_, op)| op.node.ty != OperationType::Query)
+/// Whether a GET without a query is a browser's: `Accept` allows HTML,
+/// or names nothing.
+fn wants_html(headers: &HeaderMap) -> bool {
+    let accept: Vec<&str> = headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect();
+    accept.is_empty() || accept.iter().any(|a| a.contains("text/html") || a.contains("*/*"))
+}
+
+/// A strong validator: 128 bits of the body's SHA-256, base64url.
+fn etag_of(body: &[u8]) -> HeaderValue {
+    let digest = Sha256::digest(body);
+    let tag = format!("\"{}\"", URL_SAFE_NO_PAD.encode(&digest[..16]));
+    HeaderValue::from_str(&tag).expect("base64url is a valid header value")
+}
+
+/// `If-None-Match` by the weak comparison RFC 9110 asks of it: `*`, or
+/// any listed tag equal to ours with or without `W/`.
+fn matches_etag(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let ours = etag.as_bytes();
+    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == ours
+        },
+    )
 }
 
 /// How long `/readyz` waits for the database to answer.
@@ -305,4 +601,9 @@ async fn graphiql_asset(Path(file): Path<String>) -> Response {
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "public, max-age=86400")], body).into_response()
+}
+
+async fn favicon() -> Response {
+    let svg: &[u8] = include_bytes!("../assets/graphiql/favicon.svg");
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")], svg).into_response()
 }

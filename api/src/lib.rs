@@ -6,9 +6,12 @@
 //! - [`config`]: the one `Config` struct (flags and environment variables);
 //! - [`server`]: the listener, with connection deadlines and a bounded
 //!   shutdown;
-//! - [`http`]: axum routes; measures each request against [`budget`]
-//!   before it runs; attaches the [`auth::Viewer`] (an extractor)
-//!   and fresh [`loaders`] to each request and runs the schema;
+//! - [`observe`]: request ids, request logs and `/metrics`;
+//! - [`http`]: axum routes and GraphQL over HTTP; resolves each document
+//!   ([`documents`]: the parsed-document and persisted-query cache) and
+//!   measures it against [`budget`] before it runs; then attaches the
+//!   [`auth::Viewer`] and fresh [`loaders`] to each request and runs the
+//!   schema;
 //! - [`schema`]: GraphQL types and thin resolvers, one file per type;
 //! - [`loaders`]: per-request DataLoaders that batch every cross-entity field;
 //! - [`auth`], [`validate`], [`ids`], [`pagination`], [`error`]: the edges
@@ -27,10 +30,12 @@
 pub mod auth;
 pub mod budget;
 pub mod config;
+pub mod documents;
 pub mod error;
 pub mod http;
 pub mod ids;
 pub mod loaders;
+pub mod observe;
 pub mod pagination;
 pub mod schema;
 pub mod server;
@@ -42,8 +47,13 @@ use store::{DatabaseConnection, StoreError};
 pub use config::{Command, Config};
 
 /// Connects to the configured database and applies pending migrations.
+/// Every statement it runs is counted in `/metrics`.
 pub async fn connect_and_migrate(config: &Config) -> Result<DatabaseConnection, StoreError> {
-    Ok(store::connect_and_migrate(&config.database_url, config.pool_options()).await?)
+    let mut db = store::connect_and_migrate(&config.database_url, config.pool_options()).await?;
+    db.set_metric_callback(observe::on_statement);
+    observe::metrics();
+    observe::pool_max(config.pool_size());
+    Ok(db)
 }
 
 /// The whole HTTP application over `db`.
@@ -57,7 +67,11 @@ pub fn app(db: DatabaseConnection, config: &Config) -> Router {
         body_timeout: std::time::Duration::from_secs(config.body_timeout_secs.max(1)),
         request_timeout: config.request_timeout(),
     };
-    http::router(http::AppState { schema, db, http: std::sync::Arc::new(http) })
+    observe::metrics();
+    let documents = documents::Documents::new(config.document_cache_bytes);
+    let state =
+        http::AppState { schema, db, http: std::sync::Arc::new(http), documents: std::sync::Arc::new(documents) };
+    observe::layers(http::router(state), std::time::Duration::from_millis(config.slow_request_ms))
 }
 
 /// Serves `app` on `listener` until Ctrl-C or SIGTERM, with the deadlines

@@ -11,7 +11,6 @@
 //! workload's main statement, and reports a Markdown table, also written
 //! to `target/bench-<size>-<db>.md`. See docs/PERFORMANCE.md.
 
-mod dataset;
 mod driver;
 mod floor;
 mod workloads;
@@ -23,9 +22,9 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sea_orm::{ConnectionTrait, Statement};
+use seed::dataset::{self, Size};
 use store::UserId;
 
-use dataset::Size;
 use floor::Floor;
 use workloads::{Ctx, Workload};
 
@@ -276,8 +275,10 @@ async fn suite(
         top: (UserId(top_id), dataset::username(top_id)),
         newest: String::new(),
         deep: String::new(),
+        poll_etag: String::new(),
     };
     ctx.newest = workloads::newest_cursor(&ctx).await?;
+    ctx.poll_etag = ctx.poll_get(None, true).await?;
     let deep_pages = (top_followers as usize / 20).saturating_sub(1).min(49);
     ctx.deep = workloads::deep_cursor(&ctx, deep_pages).await?;
     let ctx = Arc::new(ctx);

@@ -6,6 +6,7 @@ use std::ops::RangeInclusive;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use sea_orm::Statement;
+use seed::dataset::{self, FOLLOWS10, FOLLOWS200, HEAVY};
 use serde_json::{json, Value};
 use store::feed::{self, FeedPlan};
 use store::follows::{self, Filter, List, Side};
@@ -13,7 +14,6 @@ use store::relationships::{self, Counters};
 use store::sessions::{self, TokenHash};
 use store::{posts, suggestions, users, Cursor, PageRequest, UserId};
 
-use crate::dataset::{self, FOLLOWS10, FOLLOWS200, HEAVY};
 use crate::floor::Floor;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -33,10 +33,11 @@ pub enum Workload {
     W7,
     W8,
     W9,
+    W10,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 12] = [
+    pub const ALL: [Workload; 13] = [
         Workload::W1,
         Workload::W2,
         Workload::W3,
@@ -49,6 +50,7 @@ impl Workload {
         Workload::W7,
         Workload::W8,
         Workload::W9,
+        Workload::W10,
     ];
 
     pub fn name(self) -> &'static str {
@@ -65,6 +67,7 @@ impl Workload {
             Workload::W7 => "W7 followers page 50",
             Workload::W8 => "W8 suggestions, 2,000 followed",
             Workload::W9 => "W9 known followers of the top account",
+            Workload::W10 => "W10 poll, persisted query over GET + ETag",
         }
     }
 }
@@ -83,6 +86,8 @@ pub struct Ctx {
     pub newest: String,
     /// The cursor that ends page 49 of the top account's followers (W7).
     pub deep: String,
+    /// The ETag of W6's answer, fetched as W10 fetches it.
+    pub poll_etag: String,
 }
 
 const PROFILE: &str =
@@ -145,11 +150,16 @@ impl Ctx {
             Workload::W7 => (None, q(FOLLOWERS_PAGE, json!({ "u": self.top.1, "a": self.deep }))),
             Workload::W8 => (Some(HEAVY), q(SUGGESTIONS, json!({}))),
             Workload::W9 => (Some(HEAVY), q(KNOWN_FOLLOWERS, json!({ "u": self.top.1 }))),
+            // Sent as a GET by `api` (this body is W6's, for set-up).
+            Workload::W10 => (Some(HEAVY), q(POLL, json!({ "b": self.newest }))),
         }
     }
 
     /// One API request; an error is a non-200 answer or one with `errors`.
     pub async fn api(&self, w: Workload, rng: &mut ChaCha8Rng) -> Result<(), String> {
+        if w == Workload::W10 {
+            return self.poll_get(Some(&self.poll_etag), false).await.map(drop);
+        }
         let (actor, body) = self.request(w, rng);
         let mut req = self
             .client
@@ -204,7 +214,7 @@ impl Ctx {
                     fans.iter().map(|&id| (UserId(id), page(3, None, None, None))).collect();
                 f.rows(posts::pages_stmt(b, None, &keys)).await?;
             }
-            Workload::W3 | Workload::W3Follows10 | Workload::W3Follows200 | Workload::W6 => {
+            Workload::W3 | Workload::W3Follows10 | Workload::W3Follows200 | Workload::W6 | Workload::W10 => {
                 let viewer = match w {
                     Workload::W3Follows10 => FOLLOWS10,
                     Workload::W3Follows200 => FOLLOWS200,
@@ -212,7 +222,7 @@ impl Ctx {
                 };
                 let following = f.ids(self.session(viewer), "following_count").await?[0];
                 let page = match w {
-                    Workload::W6 => page(0, None, Some(20), Some(&self.newest)),
+                    Workload::W6 | Workload::W10 => page(0, None, Some(20), Some(&self.newest)),
                     _ => page(20, None, None, None),
                 };
                 let viewer = UserId(viewer);
@@ -304,7 +314,7 @@ impl Ctx {
                 user(self.users / 3),
             ),
             Workload::W5 => relationships::read_stmt(b, user(*self.writers.start()), &[self.top.0]),
-            Workload::W6 => {
+            Workload::W6 | Workload::W10 => {
                 feed::walk_stmt(b, user(HEAVY), self.plan.window, &page(0, None, Some(20), Some(&self.newest)))
             }
             Workload::W7 => follows::pages_stmt(b, &[(followers(self.top.0), page(20, Some(&self.deep), None, None))]),
@@ -380,6 +390,40 @@ pub async fn deep_cursor(ctx: &Ctx, pages: usize) -> Result<String, String> {
 }
 
 /// The heavy viewer's newest feed cursor.
+impl Ctx {
+    /// W10: the heavy viewer polls with W6's query, persisted (its SHA-256
+    /// alone) over GET with the last ETag: success is 304. With `register`,
+    /// the text goes too (Apollo's protocol registers it) and no ETag is
+    /// sent: returns the ETag of the answer.
+    pub async fn poll_get(&self, etag: Option<&str>, register: bool) -> Result<String, String> {
+        use sha2::Digest;
+        let hash: String = sha2::Sha256::digest(POLL.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } }).to_string();
+        let vars = json!({ "b": self.newest }).to_string();
+        let mut params = vec![("extensions", ext.as_str()), ("variables", vars.as_str())];
+        if register {
+            params.push(("query", POLL));
+        }
+        let mut req = self
+            .client
+            .get(&self.graphql_url)
+            .query(&params)
+            .header("authorization", format!("Bearer {}", dataset::token(HEAVY)));
+        if let Some(etag) = etag {
+            req = req.header("if-none-match", etag);
+        }
+        let res = req.send().await.map_err(|e| e.to_string())?;
+        let status = res.status().as_u16();
+        let tag = res.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let bytes = res.bytes().await.map_err(|e| e.to_string())?;
+        match (status, register) {
+            (304, false) => Ok(tag),
+            (200, true) if !tag.is_empty() && !bytes.windows(9).any(|w| w == b"\"errors\"") => Ok(tag),
+            _ => Err(format!("{status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)]))),
+        }
+    }
+}
+
 pub async fn newest_cursor(ctx: &Ctx) -> Result<String, String> {
     let data = ctx.query(Some(HEAVY), "{ feed(first: 1) { pageInfo { startCursor } } }", json!({})).await?;
     let cursor = data["feed"]["pageInfo"]["startCursor"].as_str().ok_or("empty feed")?.to_owned();

@@ -50,13 +50,14 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 
 pub use entity::{post, user, FollowPolicy, PostId, UserId};
 pub use error::{StoreError, StoreResult};
 pub use page::{Cursor, Page, PageRequest};
+pub use sea_orm::metric::Info as StatementInfo;
 pub use sea_orm::DatabaseConnection;
 
 /// The pool size when none is configured: 4 on SQLite (one writer at a
@@ -151,6 +152,20 @@ pub async fn connect_and_migrate(url: &str, options: PoolOptions) -> Result<Data
     migrate(&single).await?;
     single.close().await?;
     connect(url, options).await
+}
+
+/// The pool's open connections and how many of them are idle.
+pub fn pool_stats(db: &DatabaseConnection) -> (u32, usize) {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        _ => {
+            let pool = db.get_sqlite_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+    }
 }
 
 /// One trivial statement: whether the database answers.

@@ -251,6 +251,7 @@ pub async fn spawn_on(db_url: String, database: TestDatabase, configure: impl Fn
     let log = Arc::new(Mutex::new(Vec::new()));
     let (count, sink) = (statements.clone(), log.clone());
     db.set_metric_callback(move |info| {
+        api::observe::on_statement(info);
         count.fetch_add(1, Ordering::SeqCst);
         sink.lock().unwrap().push(info.statement.sql.clone());
     });

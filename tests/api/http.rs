@@ -166,3 +166,143 @@ async fn internal_errors_are_hidden_behind_a_fixed_message() {
         assert!(!text.contains(leak), "{leak} leaked: {body:#}");
     }
 }
+
+/// GraphQL over HTTP: the answer's media type follows `Accept`; under
+/// application/graphql-response+json a request error is 400 without
+/// `data`; under application/json it stays 200 (and has no `data` either).
+#[tokio::test]
+async fn accept_chooses_the_media_type_and_its_status_codes() {
+    let app = spawn_app().await;
+    let url = format!("{}/graphql", app.url);
+    let send = |accept: Option<&'static str>, body: Value| {
+        let mut req = app.client.post(&url).json(&body);
+        if let Some(accept) = accept {
+            req = req.header("accept", accept);
+        }
+        req.send()
+    };
+    const GR: &str = "application/graphql-response+json; charset=utf-8";
+    const JSON: &str = "application/json; charset=utf-8";
+    let cases = [
+        (None, JSON),
+        (Some("application/json"), JSON),
+        (Some("*/*"), JSON),
+        (Some("application/graphql-response+json"), GR),
+        (Some("application/graphql-response+json, application/json;q=0.9"), GR),
+        (Some("application/json, application/graphql-response+json;q=0.5"), JSON),
+        (Some("application/*"), JSON),
+    ];
+    for (accept, media) in cases {
+        let res = send(accept, json!({ "query": "{ __typename }" })).await.unwrap();
+        assert_eq!(res.status(), 200, "{accept:?}");
+        assert_eq!(res.headers()["content-type"], media, "{accept:?}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["data"]["__typename"], "Query");
+    }
+    for accept in ["text/html", "application/xml, text/plain", "application/json;q=0"] {
+        let res = send(Some(accept), json!({ "query": "{ __typename }" })).await.unwrap();
+        assert_eq!(res.status(), 406, "{accept}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_ACCEPTABLE");
+    }
+    // Request errors: parse, validation, variable coercion.
+    let request_errors = [
+        (json!({ "query": "{" }), "GRAPHQL_PARSE_FAILED"),
+        (json!({ "query": "{ nope }" }), "GRAPHQL_VALIDATION_FAILED"),
+        (json!({ "query": "query($n: String!) { user(username: $n) { id } }", "variables": { "n": 5 } }), ""),
+    ];
+    for (body, code) in request_errors {
+        for (accept, status) in [("application/graphql-response+json", 400), ("application/json", 200)] {
+            let res = send(Some(accept), body.clone()).await.unwrap();
+            assert_eq!(res.status(), status, "{body} as {accept}");
+            let answer: Value = res.json().await.unwrap();
+            assert!(answer.get("data").is_none(), "a request error has no data entry: {answer}");
+            assert!(!answer["errors"].as_array().unwrap().is_empty(), "{answer}");
+            if !code.is_empty() {
+                assert_eq!(answer["errors"][0]["extensions"]["code"], code, "{answer}");
+            }
+        }
+    }
+    // A field error is not a request error: 200 with data, in both types.
+    let res = send(
+        Some("application/graphql-response+json"),
+        json!({ "query": "{ viewer { id } feedNewPostsCount(since: \"x\") }" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let answer: Value = res.json().await.unwrap();
+    assert!(answer.get("data").is_some(), "{answer}");
+    assert_eq!(answer["errors"][0]["path"][0], "feedNewPostsCount", "{answer}");
+    // No query at all: 400.
+    let res = send(None, json!({ "qeury": "{ __typename }" })).await.unwrap();
+    assert_eq!(res.status(), 400);
+}
+
+/// A POST body must be declared JSON (UTF-8): anything else is 415.
+#[tokio::test]
+async fn post_bodies_must_be_json() {
+    let app = spawn_app().await;
+    let url = format!("{}/graphql", app.url);
+    let body = r#"{"query":"{ __typename }"}"#;
+    for content_type in
+        [None, Some("text/plain"), Some("application/graphql"), Some("application/json; charset=latin1")]
+    {
+        let mut req = app.client.post(&url).body(body);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 415, "{content_type:?}");
+        let answer: Value = res.json().await.unwrap();
+        assert_eq!(answer["errors"][0]["extensions"]["code"], "UNSUPPORTED_MEDIA_TYPE");
+    }
+    for content_type in ["application/json", "Application/JSON; charset=UTF-8", "application/json;charset=\"utf-8\""] {
+        let res = app.client.post(&url).header("content-type", content_type).body(body).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{content_type}");
+    }
+}
+
+/// The token is looked up only for a well-formed request: a malformed one
+/// gets its own error (400, 405) whatever its token.
+#[tokio::test]
+async fn a_bad_token_does_not_hide_a_malformed_request() {
+    let app = spawn_app().await;
+    let url = format!("{}/graphql", app.url);
+    let res = app
+        .client
+        .post(&url)
+        .bearer_auth("not-a-token")
+        .header("content-type", "application/json")
+        .body("{ not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let res = app
+        .client
+        .get(&url)
+        .bearer_auth("not-a-token")
+        .query(&[("query", "mutation { signOut }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    let res = app.client.post(&url).bearer_auth("not-a-token").json(&json!({ "query": "{" })).send().await.unwrap();
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["errors"][0]["extensions"]["code"], "GRAPHQL_PARSE_FAILED");
+    // A well-formed request with that token: 401, and no statement beyond the lookup.
+    let res = app
+        .client
+        .post(&url)
+        .bearer_auth("not-a-token")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // The favicon the GraphiQL page asks for.
+    let res = app.client.get(format!("{}/favicon.svg", app.url)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/svg+xml");
+}

@@ -21,6 +21,7 @@ mod follow_lists;
 mod follows;
 mod http;
 mod input;
+mod operations;
 mod polling;
 mod rate_limits;
 mod relationships;

@@ -78,3 +78,91 @@ async fn the_marker_is_one_per_user_and_outlives_its_post() {
     assert_eq!(app.error_code(None, set, json!({ "c": cursor })).await, "UNAUTHENTICATED");
     assert_eq!(app.error_code(None, get, json!({})).await, "UNAUTHENTICATED");
 }
+
+/// The hex SHA-256 of a document, as Apollo's persisted queries name it.
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A poll as an app makes it: a persisted query over GET with the last
+/// ETag. Unchanged: 304 and no body. A new post: 200 with it.
+#[tokio::test]
+async fn a_poll_over_get_is_a_persisted_query_with_an_etag() {
+    let app = spawn_app().await;
+    let (me, _) = app.sign_up("poller").await;
+    let (bob, bob_id) = app.sign_up("bob_poll").await;
+    app.follow(&me, &bob_id).await;
+    app.post(&bob, "first").await;
+    const FEED: &str = "query Feed { feed(first: 5) { edges { node { body } } } }";
+    let hash = sha256_hex(FEED);
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } }).to_string();
+    let url = format!("{}/graphql", app.url);
+    let get = |params: Vec<(&'static str, String)>, etag: Option<String>| {
+        let mut req = app.client.get(&url).query(&params).bearer_auth(&me);
+        if let Some(etag) = etag {
+            req = req.header("if-none-match", etag);
+        }
+        req.send()
+    };
+
+    // The hash alone, unknown yet: PERSISTED_QUERY_NOT_FOUND, nothing run.
+    let res = get(vec![("extensions", ext.clone())], None).await.unwrap();
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND", "{body}");
+    assert_eq!(body["errors"][0]["message"], "PersistedQueryNotFound");
+    // The hash with its text registers it (a wrong hash is refused).
+    let wrong = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256_hex("{ __typename }") } }).to_string();
+    let res = get(vec![("query", FEED.into()), ("extensions", wrong)], None).await.unwrap();
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST", "{body}");
+    let res = get(vec![("query", FEED.into()), ("extensions", ext.clone())], None).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let headers = res.headers().clone();
+    assert_eq!(headers["cache-control"], "private, no-cache");
+    assert!(headers["vary"].to_str().unwrap().contains("Authorization"));
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"') && etag.ends_with('"') && etag.len() > 10, "a strong ETag: {etag}");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(strings(&body["data"]["feed"]["edges"], "/node/body"), ["first"]);
+
+    // The poll: the hash alone and the ETag. Nothing new: 304, no body.
+    for _ in 0..2 {
+        let res = get(vec![("extensions", ext.clone())], Some(etag.clone())).await.unwrap();
+        assert_eq!(res.status(), 304);
+        assert_eq!(res.headers()["etag"], etag.as_str());
+        assert!(res.bytes().await.unwrap().is_empty());
+    }
+    // A weak form of the same tag, or a list holding it, matches too.
+    let res = get(vec![("extensions", ext.clone())], Some(format!("\"x\", W/{etag}"))).await.unwrap();
+    assert_eq!(res.status(), 304);
+
+    app.post(&bob, "second").await;
+    let res = get(vec![("extensions", ext.clone())], Some(etag.clone())).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let new_etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    assert_ne!(new_etag, etag);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(strings(&body["data"]["feed"]["edges"], "/node/body"), ["second", "first"]);
+
+    // Over POST, the hash alone works too; a mutation's hash over GET is 405.
+    let (status, _, body) = app
+        .post_raw(Some(&me), &json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } }))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(strings(&body["data"]["feed"]["edges"], "/node/body"), ["second", "first"]);
+    let sign_out = "mutation Out { signOut }";
+    let out_ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256_hex(sign_out) } });
+    let (status, _, body) = app.post_raw(None, &json!({ "query": sign_out, "extensions": out_ext })).await;
+    assert_eq!(status, 200, "{body}");
+    let res = get(vec![("extensions", out_ext.to_string())], None).await.unwrap();
+    assert_eq!(res.status(), 405);
+    // Bad protocol fields are request errors with a code.
+    for bad in [json!({ "version": 2, "sha256Hash": hash }), json!({ "version": 1, "sha256Hash": "zz" }), json!("x")] {
+        let (_, _, body) = app.post_raw(None, &json!({ "extensions": { "persistedQuery": bad } })).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST", "{body}");
+    }
+    // Signed out, an answer is not private.
+    let res = app.client.get(&url).query(&[("query", "{ __typename }")]).send().await.unwrap();
+    assert_eq!(res.headers()["cache-control"], "no-cache");
+}

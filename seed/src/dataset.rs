@@ -10,6 +10,9 @@
 //!
 //! Every user's password is `bench-password`, and user N's bearer token is
 //! [`token`]`(N)`, so the driver can act as anyone.
+//!
+//! Loaded by the benchmark (`followgraph-bench load`, `suite`) and by
+//! `followgraph seed --size s|m|l`; both drop what the database held.
 
 use std::collections::HashSet;
 
@@ -191,17 +194,18 @@ async fn fresh_schema(url: &str) -> Result<(), String> {
     db.close().await.map_err(|e| e.to_string())
 }
 
-/// Every bench user's password, hashed as the server hashes (Argon2id with
-/// the `argon2` crate's defaults), once.
+/// Every bench user's password, hashed as the server hashes, once.
 async fn password_hash() -> Result<String, String> {
-    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
-    tokio::task::spawn_blocking(|| {
-        let salt = SaltString::generate(&mut OsRng);
-        argon2::Argon2::default().hash_password(PASSWORD.as_bytes(), &salt).map(|h| h.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| e.to_string())
+    tokio::task::spawn_blocking(|| crate::hash_password(PASSWORD)).await.map_err(|e| e.to_string())?
+}
+
+/// [`load_postgres`] or [`load_sqlite`], by the URL's scheme.
+pub async fn load(url: &str, data: &Dataset) -> Result<(), String> {
+    if url.starts_with("postgres") {
+        load_postgres(url, data).await
+    } else {
+        load_sqlite(url, data).await
+    }
 }
 
 /// PostgreSQL: COPY, the four tables in parallel where they do not depend
