@@ -146,7 +146,8 @@ pub struct Config {
     pub slow_request_ms: u64,
 
     /// Memory for parsed GraphQL documents and persisted queries, in bytes
-    /// (about eight bytes per byte of document text).
+    /// (about eight bytes per byte of document text); 0 turns the cache,
+    /// and with it persisted queries, off.
     #[arg(long, env = "DOCUMENT_CACHE_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
     pub document_cache_bytes: u64,
 

@@ -8,16 +8,23 @@
 //!   answer is `PERSISTED_QUERY_NOT_FOUND`, and the client sends the hash
 //!   with the text once, which registers it.
 //!
-//! The cache is bounded by weight (about the bytes a parsed document
-//! holds), not by count, so that large documents cannot grow it past its
-//! budget; [`quick_cache`]'s S3-FIFO keeps documents that are used again
-//! over ones seen once, which a flood of one-off documents cannot evict.
-//! Only documents that parsed and passed the request budget are kept.
+//! What is kept, and why:
+//! - only documents whose operations are all queries, that ran without a
+//!   request error (parsed, passed the budget and the engine's
+//!   validation), and of at most [`MAX_TEXT`] bytes. Mutations are never
+//!   kept: their text may hold a password, and a hash lookup would tell an
+//!   attacker whether a guessed text was sent (a guessing oracle that no
+//!   sign-in limit sees). Apollo's clients send a mutation's text again
+//!   when its hash is not found;
+//! - a hash alone finds only documents registered by Apollo's protocol
+//!   (sent with `extensions.persistedQuery`), not every query once run;
+//! - the cache is bounded by weight (an estimate of the bytes a parsed
+//!   document holds), not by count; [`quick_cache`]'s S3-FIFO prefers
+//!   documents used again over ones seen once.
 
 use std::sync::Arc;
 
-use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::ServerError;
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
 use sha2::{Digest, Sha256};
@@ -27,10 +34,15 @@ use crate::error::ApiError;
 /// A document's SHA-256.
 pub type Hash = [u8; 32];
 
+/// The longest document text kept.
+pub const MAX_TEXT: usize = 16 * 1024;
+
 /// A parsed document and the text it was parsed from.
 pub struct Parsed {
     pub query: String,
     pub doc: ExecutableDocument,
+    /// Registered by Apollo's protocol: a hash alone may find it.
+    pub persisted: bool,
 }
 
 #[derive(Clone)]
@@ -38,35 +50,42 @@ struct ByTextSize;
 
 impl Weighter<Hash, Arc<Parsed>> for ByTextSize {
     /// A parsed document holds its positions, names and values in nodes
-    /// several times the size of its text: about 8 bytes per byte of text
-    /// (measured on the feed and profile queries), plus the entry itself.
+    /// much larger than its text: a selection node is about 200 bytes, and
+    /// `{a a a}` spends 2 bytes of text per field. 32 bytes per byte of
+    /// text covers that worst case; the entry itself adds 512.
     fn weight(&self, _key: &Hash, value: &Arc<Parsed>) -> u64 {
-        value.query.len() as u64 * 8 + 256
+        value.query.len() as u64 * 32 + 512
     }
 }
 
 pub struct Documents {
-    cache: Cache<Hash, Arc<Parsed>, ByTextSize>,
+    /// `None`: caching is off (`--document-cache-bytes 0`); persisted
+    /// queries are then never found.
+    cache: Option<Cache<Hash, Arc<Parsed>, ByTextSize>>,
 }
 
 impl Documents {
-    /// A cache of about `bytes` bytes.
+    /// A cache of about `bytes` bytes (0: none).
     pub fn new(bytes: u64) -> Self {
         let items = (bytes / 4096).max(16) as usize;
-        Documents { cache: Cache::with_weighter(items, bytes.max(4096), ByTextSize) }
+        Documents { cache: (bytes > 0).then(|| Cache::with_weighter(items, bytes, ByTextSize)) }
+    }
+
+    fn get(&self, hash: &Hash) -> Option<Arc<Parsed>> {
+        self.cache.as_ref()?.get(hash)
     }
 
     /// Fills in the request's document: its text from the APQ cache when
     /// only a hash came, and its parsed form from the cache when known.
     /// Returns the key under which to [`keep`](Self::keep) it once it has
-    /// passed the budget (`None` when it came from the cache already).
+    /// run (`None` when it came from the cache already).
     pub fn resolve(&self, req: &mut async_graphql::Request) -> Result<Option<Hash>, ApiError> {
         let persisted = persisted_hash(req)?;
         if req.query.is_empty() {
             let Some(hash) = persisted else {
                 return Err(ApiError::BadRequest("the request has no `query`".into()));
             };
-            let Some(parsed) = self.cache.get(&hash) else {
+            let Some(parsed) = self.get(&hash).filter(|p| p.persisted) else {
                 return Err(ApiError::PersistedQueryNotFound);
             };
             req.query = parsed.query.clone();
@@ -77,7 +96,12 @@ impl Documents {
         if persisted.is_some_and(|sent| sent != hash) {
             return Err(ApiError::BadRequest("the persisted query's sha256Hash does not match its query".into()));
         }
-        match self.cache.get(&hash) {
+        match self.get(&hash) {
+            // Registered now by Apollo's protocol: keep it again, as such.
+            Some(parsed) if persisted.is_some() && !parsed.persisted => {
+                req.set_parsed_query(parsed.doc.clone());
+                Ok(Some(hash))
+            }
             Some(parsed) => {
                 req.set_parsed_query(parsed.doc.clone());
                 Ok(None)
@@ -86,11 +110,28 @@ impl Documents {
         }
     }
 
-    /// Keeps a request's parsed document under `hash` (from `resolve`).
-    pub fn keep(&self, hash: Hash, req: &mut async_graphql::Request) -> Result<(), ServerError> {
-        let doc = req.parsed_query()?.clone();
-        self.cache.insert(hash, Arc::new(Parsed { query: req.query.clone(), doc }));
-        Ok(())
+    /// What to keep of a request about to run under `hash` (from
+    /// `resolve`), if it is worth keeping: a copy of its document, taken
+    /// before the engine consumes it.
+    pub fn to_keep(&self, hash: Hash, req: &mut async_graphql::Request) -> Option<(Hash, Parsed)> {
+        self.cache.as_ref()?;
+        let persisted = req.extensions.contains_key("persistedQuery");
+        if req.query.len() > MAX_TEXT {
+            return None;
+        }
+        let doc = req.parsed_query().ok()?;
+        if doc.operations.iter().any(|(_, op)| op.node.ty != OperationType::Query) {
+            return None;
+        }
+        let doc = doc.clone();
+        Some((hash, Parsed { query: req.query.clone(), doc, persisted }))
+    }
+
+    /// Keeps a document that ran without a request error.
+    pub fn keep(&self, (hash, parsed): (Hash, Parsed)) {
+        if let Some(cache) = &self.cache {
+            cache.insert(hash, Arc::new(parsed));
+        }
     }
 }
 

@@ -50,7 +50,7 @@ use store::DatabaseConnection;
 
 use crate::auth::{ClientAddr, Viewer};
 use crate::budget::{self, Cost, Limits, Shape};
-use crate::documents::Documents;
+use crate::documents::{self, Documents};
 use crate::error::{code_engine_errors, ApiError};
 use crate::loaders::{Loaders, UserById};
 use crate::schema::AppSchema;
@@ -157,12 +157,24 @@ fn refuse(error: ApiError, media: Media) -> Response {
     res
 }
 
-/// A request checked and ready to run, or the answer it already has.
+/// A request checked and ready to run, or the answer it already has (at
+/// most `--max-batch` of them per request, each moved once: their size
+/// does not matter).
+#[allow(clippy::large_enum_variant)]
 enum Checked {
-    /// With its operation's metrics label.
-    Run(async_graphql::Request, Cost, String),
+    Run(Ready),
     /// A request error: the request did not get to run.
     Refused(async_graphql::Response),
+}
+
+/// A request that passed every check.
+struct Ready {
+    req: async_graphql::Request,
+    cost: Cost,
+    /// Its operation's metrics label.
+    label: String,
+    /// Its document, to cache once it has run without a request error.
+    keep: Option<(documents::Hash, documents::Parsed)>,
 }
 
 /// Resolves, parses and measures one request before anything runs: its
@@ -204,7 +216,7 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
     if over_get && op.ty != OperationType::Query {
         return Err(ApiError::MethodNotAllowed);
     }
-    let label = crate::observe::operation_label(op.name);
+    let name_of_op = op.name.map(str::to_owned);
     let cost = budget::measure(&limits.shape, doc, name.as_deref(), &variables)
         .and_then(|cost| cost.check(&limits.limits).map(|()| cost))
         .and_then(|cost| match cost.sign_ins {
@@ -214,11 +226,9 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
     req.variables = variables;
     match cost {
         Ok(cost) => {
-            if let Some(hash) = keep {
-                // Parsed above; keeping it cannot fail.
-                let _ = state.documents.keep(hash, &mut req);
-            }
-            Ok(Checked::Run(req, cost, label))
+            let keep = keep.and_then(|hash| state.documents.to_keep(hash, &mut req));
+            let label = crate::observe::operation_label(name_of_op.as_deref());
+            Ok(Checked::Run(Ready { req, cost, label, keep }))
         }
         Err(error) => refuse(error, ServerError::new(String::new(), None)),
     }
@@ -295,10 +305,21 @@ async fn run(
         let message = format!("a batch may hold at most {} operations; this one has {}", limits.max_batch, reqs.len());
         return Err(ApiError::BadRequest(message));
     }
-    let checked = reqs.into_iter().map(|req| check(state, req, over_get)).collect::<Result<Vec<_>, _>>()?;
+    let checked = reqs
+        .into_iter()
+        .map(|req| match check(state, req, over_get) {
+            // In a batch, a malformed item fails alone.
+            Err(error) if !single => {
+                let mut err = ServerError::new(String::new(), None);
+                error.replace(&mut err);
+                Ok(Checked::Refused(async_graphql::Response::from_errors(vec![err])))
+            }
+            checked => checked,
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     if !single {
         let total = checked.iter().fold(Cost::default(), |sum, c| match c {
-            Checked::Run(_, cost, _) => sum.plus(*cost),
+            Checked::Run(ready) => sum.plus(ready.cost),
             Checked::Refused(_) => sum,
         });
         if let Err(e) = total.check(&limits.limits) {
@@ -312,7 +333,7 @@ async fn run(
     let labels: Vec<String> = checked
         .iter()
         .map(|c| match c {
-            Checked::Run(_, _, label) => label.clone(),
+            Checked::Run(ready) => ready.label.clone(),
             Checked::Refused(_) => "_refused".into(),
         })
         .collect();
@@ -326,14 +347,20 @@ async fn run(
         let mut out = Vec::with_capacity(checked.len());
         for c in checked {
             out.push(match c {
-                Checked::Run(req, _, _) => (execute(state, &viewer, addr, req).await, false),
+                Checked::Run(Ready { req, keep, .. }) => {
+                    let response = execute(state, &viewer, addr, req).await;
+                    if let Some(keep) = keep.filter(|_| !is_request_error(&response)) {
+                        state.documents.keep(keep);
+                    }
+                    (response, false)
+                }
                 Checked::Refused(response) => (response, true),
             });
         }
         out
     };
     let Ok(out) = tokio::time::timeout(limits.request_timeout, work).await else {
-        for label in &labels {
+        for label in labels.iter().filter(|l| *l != "_refused") {
             crate::observe::graphql_answered(label, ApiError::Timeout.code(), started.elapsed());
         }
         return Err(ApiError::Timeout);
@@ -373,9 +400,11 @@ async fn run(
         false => serde_json::to_vec(&items),
     };
     let body = body.map_err(ApiError::internal)?;
-    if unavailable {
-        // The database is gone: say so in the status too, so clients and
-        // balancers retry instead of trusting a partial answer.
+    // The database is gone: say so in the status too, so clients and
+    // balancers retry instead of trusting a partial answer. Under
+    // graphql-response+json, an answer with data must stay 2xx.
+    let no_data = out.iter().all(|(r, _)| r.data == async_graphql::Value::Null);
+    if unavailable && (media == Media::Json || no_data) {
         status = StatusCode::SERVICE_UNAVAILABLE;
     }
     Ok(Answer { status, body, private: viewer.signed_in().is_some() })
@@ -497,7 +526,7 @@ async fn graphql_get(
         Err(e) => return ApiError::BadRequest(format!("the query string: {}", e.body_text())).into_response(),
     };
     if params.query.is_none() && params.extensions.is_none() && wants_html(&headers) {
-        return Html(GRAPHIQL_HTML).into_response();
+        return ([(header::VARY, "Accept")], Html(GRAPHIQL_HTML)).into_response();
     }
     let media = match Media::negotiate(&headers) {
         Ok(media) => media,
@@ -527,7 +556,7 @@ async fn graphql_get(
         Err(e) => return refuse(e, media),
     };
     let private = answer.private;
-    let etag = (answer.status == StatusCode::OK).then(|| etag_of(&answer.body));
+    let etag = (answer.status == StatusCode::OK).then(|| etag_of(media, &answer.body));
     let fresh = etag.as_ref().is_some_and(|etag| matches_etag(&headers, etag));
     let mut res = match fresh {
         true => StatusCode::NOT_MODIFIED.into_response(),
@@ -550,9 +579,10 @@ fn wants_html(headers: &HeaderMap) -> bool {
     accept.is_empty() || accept.iter().any(|a| a.contains("text/html") || a.contains("*/*"))
 }
 
-/// A strong validator: 128 bits of the body's SHA-256, base64url.
-fn etag_of(body: &[u8]) -> HeaderValue {
-    let digest = Sha256::digest(body);
+/// A strong validator: 128 bits of the SHA-256 of the media type and the
+/// body (the two media types of one answer are different representations).
+fn etag_of(media: Media, body: &[u8]) -> HeaderValue {
+    let digest = Sha256::new().chain_update(media.content_type().as_bytes()).chain_update(body).finalize();
     let tag = format!("\"{}\"", URL_SAFE_NO_PAD.encode(&digest[..16]));
     HeaderValue::from_str(&tag).expect("base64url is a valid header value")
 }

@@ -22,8 +22,12 @@
 //!
 //! Labels stay bounded whatever clients send: paths are route templates,
 //! and operation names are the document's own (never the request's
-//! `operationName` alone), at most [`MAX_OPERATION_NAMES`] distinct ones;
-//! later names count as `_other`.
+//! `operationName` alone), of documents that passed the request budget,
+//! at most [`MAX_OPERATION_NAMES`] distinct ones of at most
+//! [`MAX_OPERATION_NAME`] bytes; others count as `_other`. A scrape is
+//! then at most a few hundred KiB. `/metrics` is on the public listener,
+//! as most services have it: an operator who wants it private blocks the
+//! path at the proxy.
 
 use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
@@ -89,11 +93,18 @@ pub fn db_unavailable() {
     metrics::counter!("db_unavailable_total").increment(1);
 }
 
-/// The label for an operation: its name when the set of names is not
-/// full, `_anonymous` without one, `_other` past the cap.
+/// The longest operation name labelled as itself.
+pub const MAX_OPERATION_NAME: usize = 64;
+
+/// The label for an operation that passed the request budget: its name
+/// when the set of names is not full, `_anonymous` without one, `_other`
+/// past the cap or for a name over [`MAX_OPERATION_NAME`] bytes.
 pub fn operation_label(name: Option<&str>) -> String {
     static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
     let Some(name) = name else { return "_anonymous".into() };
+    if name.len() > MAX_OPERATION_NAME {
+        return "_other".into();
+    }
     let mut seen = SEEN.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
     if seen.contains(name) {
         return name.to_owned();

@@ -234,9 +234,14 @@ async fn accept_chooses_the_media_type_and_its_status_codes() {
     let answer: Value = res.json().await.unwrap();
     assert!(answer.get("data").is_some(), "{answer}");
     assert_eq!(answer["errors"][0]["path"][0], "feedNewPostsCount", "{answer}");
-    // No query at all: 400.
+    // No query at all: 400 (over GET too, unless a browser asks: GraphiQL).
     let res = send(None, json!({ "qeury": "{ __typename }" })).await.unwrap();
     assert_eq!(res.status(), 400);
+    let res = app.client.get(&url).header("accept", "application/json").send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    let res = app.client.get(&url).header("accept", "text/html,*/*;q=0.8").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("GraphiQL"));
 }
 
 /// A POST body must be declared JSON (UTF-8): anything else is 415.

@@ -51,6 +51,12 @@ async fn metrics_count_operations_statements_and_the_pool() {
     assert!(value(r#"db_pool_connections{state="idle"}"#) >= 0.0);
     assert!(value(r#"db_pool_connections{state="in_use"}"#) >= 0.0);
     assert!(value(r#"http_requests_total{path="/graphql",status="200"}"#) >= 4.0);
+    // A long name is not a label; nor is the name of a refused document.
+    let long = "L".repeat(5_000);
+    app.gql(None, &format!("query {long} {{ __typename }}"), json!({})).await;
+    app.gql(None, "query RefusedByBudget { a: __typename b: __typename ", json!({})).await;
+    let text = app.client.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
+    assert!(!text.contains("LLLL") && !text.contains("RefusedByBudget"));
     // Operation names are bounded: a flood of new names counts as `_other`.
     for i in 0..300 {
         app.gql(None, &format!("query Flood{i} {{ __typename }}"), json!({})).await;

@@ -133,9 +133,24 @@ async fn a_poll_over_get_is_a_persisted_query_with_an_etag() {
         assert_eq!(res.headers()["etag"], etag.as_str());
         assert!(res.bytes().await.unwrap().is_empty());
     }
-    // A weak form of the same tag, or a list holding it, matches too.
-    let res = get(vec![("extensions", ext.clone())], Some(format!("\"x\", W/{etag}"))).await.unwrap();
-    assert_eq!(res.status(), 304);
+    // A weak form of the same tag, a list holding it, or `*` match too.
+    for tag in [format!("\"x\", W/{etag}"), "*".into()] {
+        let res = get(vec![("extensions", ext.clone())], Some(tag)).await.unwrap();
+        assert_eq!(res.status(), 304);
+    }
+    // The other media type is another representation: another tag.
+    let res = app
+        .client
+        .get(&url)
+        .query(&[("extensions", ext.clone())])
+        .bearer_auth(&me)
+        .header("accept", "application/graphql-response+json")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_ne!(res.headers()["etag"], etag.as_str());
 
     app.post(&bob, "second").await;
     let res = get(vec![("extensions", ext.clone())], Some(etag.clone())).await.unwrap();
@@ -151,12 +166,30 @@ async fn a_poll_over_get_is_a_persisted_query_with_an_etag() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(strings(&body["data"]["feed"]["edges"], "/node/body"), ["second", "first"]);
+    // Mutations are never kept (their text may hold a password: a hash
+    // lookup would be a guessing oracle); their text is sent each time.
     let sign_out = "mutation Out { signOut }";
     let out_ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256_hex(sign_out) } });
     let (status, _, body) = app.post_raw(None, &json!({ "query": sign_out, "extensions": out_ext })).await;
     assert_eq!(status, 200, "{body}");
-    let res = get(vec![("extensions", out_ext.to_string())], None).await.unwrap();
+    let (_, _, body) = app.post_raw(None, &json!({ "extensions": out_ext })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND", "{body}");
+    let res = get(vec![("query", sign_out.into()), ("extensions", out_ext.to_string())], None).await.unwrap();
     assert_eq!(res.status(), 405);
+    // A query once run as plain text is not found by its hash alone: only
+    // documents registered by the protocol are.
+    let plain = "query Plain { __typename }";
+    app.ok(None, plain, json!({})).await;
+    let plain_ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256_hex(plain) } });
+    let (_, _, body) = app.post_raw(None, &json!({ "extensions": plain_ext })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND", "{body}");
+    // In a batch, an unknown hash fails alone.
+    let (status, _, body) = app
+        .post_raw(None, &json!([{ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": sha256_hex("{ x }") } } }, { "query": plain }]))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body[0]["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND", "{body}");
+    assert_eq!(body[1]["data"]["__typename"], "Query", "{body}");
     // Bad protocol fields are request errors with a code.
     for bad in [json!({ "version": 2, "sha256Hash": hash }), json!({ "version": 1, "sha256Hash": "zz" }), json!("x")] {
         let (_, _, body) = app.post_raw(None, &json!({ "extensions": { "persistedQuery": bad } })).await;
