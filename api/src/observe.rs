@@ -63,6 +63,14 @@ pub fn metrics() -> &'static PrometheusHandle {
         // Another recorder may be installed already (a test process that
         // embeds the server more than once): this handle then stays empty.
         let _ = metrics::set_global_recorder(recorder);
+        // Histograms keep every sample until upkeep folds them into their
+        // buckets: without a scrape, memory would grow with every request
+        // (measured: RSS 43 → 89 MiB over one benchmark suite).
+        let upkeep = handle.clone();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(1));
+            upkeep.run_upkeep();
+        });
         handle
     })
 }
