@@ -162,11 +162,23 @@ fn email(username: &str) -> String {
 
 /// Writes the demo network into `db` (migrated). When every demo account
 /// is there already, writes nothing and says so; when only some of their
-/// usernames or emails are taken, fails naming them, and writes nothing.
+/// usernames or emails are taken, fails naming them, and writes nothing;
+/// when the database holds other accounts, refuses (the demo password is
+/// published).
 pub async fn seed(db: &DatabaseConnection) -> Result<Outcome, String> {
     let taken = taken(db).await?;
     if taken.len() == PEOPLE.len() {
         return Ok(Outcome::AlreadySeeded);
+    }
+    let others = crate::user_count(db).await? - taken.len() as i64;
+    if others > 0 && taken.is_empty() {
+        // The demo's accounts share a published password: never add them
+        // beside real people.
+        return Err(format!(
+            "this database holds {others} accounts that are not the demo's, and the demo accounts share \
+             a published password: seed an empty (development) database, or `followgraph seed --force` \
+             to drop all data first"
+        ));
     }
     if !taken.is_empty() {
         return Err(format!(

@@ -140,6 +140,18 @@ async fn seed_refuses_taken_demo_names_unless_forced() {
     assert_eq!(store::counters::count_wrong(&app.db).await.unwrap(), 0);
 }
 
+/// The demo accounts share a published password: never beside real people.
+#[tokio::test]
+async fn seed_refuses_a_database_with_other_people() {
+    let mut app = spawn_app().await;
+    app.sign_up("someone_real").await;
+    app.shut_down().await;
+    let url = app.database_url().expect("a database of the test's own");
+    let (ok, out) = followgraph(&url, &["seed"]);
+    assert!(!ok && out.contains("published password") && out.contains("--force"), "{out}");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM users").await, 1, "nothing written");
+}
+
 #[tokio::test]
 async fn seed_size_s_loads_the_benchmark_dataset() {
     let mut app = spawn_app().await;
