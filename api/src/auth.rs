@@ -35,10 +35,14 @@ pub struct Viewer(Option<Arc<SignedIn>>);
 
 #[derive(Debug)]
 pub struct SignedIn {
-    /// The user's row as the session lookup read it.
+    /// The user's row as the session lookup read it (from the
+    /// [`SessionCache`] it may be up to its lifetime old: its counters are
+    /// only hints, e.g. for choosing a feed plan; answers read fresh rows).
     pub user: user::Model,
     /// The token this request came with (signOut revokes it).
     pub token: TokenHash,
+    /// Whether `user` came from the [`SessionCache`].
+    pub cached: bool,
 }
 
 impl Viewer {
@@ -71,8 +75,15 @@ impl Viewer {
             return Ok(Viewer::anonymous());
         };
         let token = TokenHash::of(token);
+        if let Some(user) = state.sessions.get(&token) {
+            return Ok(Viewer(Some(Arc::new(SignedIn { user, token, cached: true }))));
+        }
+        let epoch = state.sessions.epoch();
         match store::sessions::find_user(&state.db, &token).await? {
-            Some(user) => Ok(Viewer(Some(Arc::new(SignedIn { user, token })))),
+            Some(user) => {
+                state.sessions.put(&token, &user, epoch);
+                Ok(Viewer(Some(Arc::new(SignedIn { user, token, cached: false }))))
+            }
             None => Err(ApiError::Unauthenticated("the token is invalid or was revoked".into())),
         }
     }
@@ -330,6 +341,142 @@ impl Drop for Attempt<'_> {
                     count.used = count.used.saturating_add(1);
                 }
             }
+        }
+    }
+}
+
+/// Sessions found recently, so that a signed-in request skips its lookup
+/// statement: on PostgreSQL only, and only while this instance listens for
+/// revocations. A signOut or an account deletion announces itself on the
+/// database's [`store::sessions::CHANNEL`] at commit, and every instance
+/// drops the entry as the notice arrives (the instance that revoked drops
+/// it at once). While the listening connection is down the cache is not
+/// used, and it is emptied when it comes back (a notice may have been
+/// missed). A lookup that raced with a revocation is not stored (the
+/// epoch moved). Entries live at most `--session-cache-secs`.
+pub struct SessionCache {
+    entries: Option<quick_cache::sync::Cache<String, Arc<CachedSession>>>,
+    ttl: Duration,
+    live: std::sync::atomic::AtomicBool,
+    epoch: std::sync::atomic::AtomicU64,
+    /// Dropped with the cache: stops its listener.
+    _stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+struct CachedSession {
+    user: user::Model,
+    at: Instant,
+}
+
+impl SessionCache {
+    /// Sessions most recently used, kept.
+    const CAPACITY: usize = 10_000;
+
+    /// A cache for `database_url`, listening from a task of its own; none
+    /// on SQLite, or with a zero `ttl`.
+    pub fn start(database_url: &str, ttl: Duration) -> Arc<Self> {
+        use std::sync::atomic::{AtomicBool, AtomicU64};
+        if !database_url.starts_with("postgres") || ttl.is_zero() {
+            return Arc::new(SessionCache {
+                entries: None,
+                ttl,
+                live: AtomicBool::new(false),
+                epoch: AtomicU64::new(0),
+                _stop: None,
+            });
+        }
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let cache = Arc::new(SessionCache {
+            entries: Some(quick_cache::sync::Cache::new(Self::CAPACITY)),
+            ttl,
+            live: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
+            _stop: Some(stop),
+        });
+        tokio::spawn(listen(database_url.to_owned(), Arc::downgrade(&cache), stopped));
+        cache
+    }
+
+    fn entries(&self) -> Option<&quick_cache::sync::Cache<String, Arc<CachedSession>>> {
+        self.entries.as_ref().filter(|_| self.live.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    pub fn get(&self, token: &TokenHash) -> Option<user::Model> {
+        let found = self.entries()?.get(&token.0)?;
+        (found.at.elapsed() < self.ttl).then(|| found.user.clone())
+    }
+
+    /// The revocation count, to read before a lookup and pass to `put`.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Keeps a session read from the database, unless anything was revoked
+    /// since `epoch` (the row read may be revoked already).
+    pub fn put(&self, token: &TokenHash, user: &user::Model, epoch: u64) {
+        if let Some(entries) = self.entries() {
+            if self.epoch() == epoch {
+                entries.insert(token.0.clone(), Arc::new(CachedSession { user: user.clone(), at: Instant::now() }));
+            }
+        }
+    }
+
+    /// Forgets what `revoked` names.
+    pub fn revoke(&self, revoked: &store::sessions::Revoked) {
+        use store::sessions::Revoked;
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let Some(entries) = &self.entries else { return };
+        match revoked {
+            Revoked::Token(token) => {
+                entries.remove(&token.0);
+            }
+            Revoked::User(id) => entries.retain(|_, s| s.user.id != *id),
+        }
+    }
+
+    fn set_live(&self, live: bool) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Some(entries) = &self.entries {
+            entries.clear();
+        }
+        self.live.store(live, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Listens for revocations until the cache is dropped; reconnects after a
+/// second when the connection fails, with the cache off meanwhile.
+async fn listen(url: String, cache: std::sync::Weak<SessionCache>, mut stop: tokio::sync::oneshot::Receiver<()>) {
+    loop {
+        let listening = tokio::select! {
+            _ = &mut stop => return,
+            listening = store::sessions::Revocations::listen(&url) => listening,
+        };
+        match listening {
+            Ok(mut revocations) => {
+                let Some(c) = cache.upgrade() else { return };
+                c.set_live(true);
+                drop(c);
+                loop {
+                    let next = tokio::select! {
+                        _ = &mut stop => return,
+                        next = revocations.next() => next,
+                    };
+                    let Some(c) = cache.upgrade() else { return };
+                    match next {
+                        Some(revoked) => c.revoke(&revoked),
+                        None => {
+                            tracing::warn!("the session revocation listener lost its connection; sessions are not cached until it is back");
+                            c.set_live(false);
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for session revocations; sessions are not cached"),
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
 }

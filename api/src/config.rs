@@ -145,6 +145,13 @@ pub struct Config {
     #[arg(long, env = "SLOW_REQUEST_MS", default_value_t = 1_000, global = true)]
     pub slow_request_ms: u64,
 
+    /// How long a signed-in request may trust a session it found before,
+    /// in seconds, instead of looking it up again (PostgreSQL only:
+    /// revocations reach every instance at once by LISTEN/NOTIFY). 0 turns
+    /// the cache off.
+    #[arg(long, env = "SESSION_CACHE_SECS", default_value_t = 30, global = true)]
+    pub session_cache_secs: u64,
+
     /// Memory for parsed GraphQL documents and persisted queries, in bytes
     /// (about eight bytes per byte of document text); 0 turns the cache,
     /// and with it persisted queries, off.

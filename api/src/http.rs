@@ -48,7 +48,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use store::DatabaseConnection;
 
-use crate::auth::{ClientAddr, Viewer};
+use crate::auth::{ClientAddr, SessionCache, Viewer};
 use crate::budget::{self, Cost, Limits, Shape};
 use crate::documents::{self, Documents};
 use crate::error::{code_engine_errors, ApiError};
@@ -61,6 +61,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub http: Arc<HttpLimits>,
     pub documents: Arc<Documents>,
+    pub sessions: Arc<SessionCache>,
 }
 
 /// What the HTTP layer allows a request (config.rs has the flags).
@@ -265,11 +266,13 @@ async fn execute(
     req: async_graphql::Request,
 ) -> async_graphql::Response {
     let loaders = Loaders::new(state.db.clone(), viewer.clone());
-    if let Some(me) = viewer.signed_in() {
+    if let Some(me) = viewer.signed_in().filter(|me| !me.cached) {
         // Read with the session already: `viewer { ... }` costs no statement.
+        // (A cached row may be old: `viewer { ... }` then reads it fresh.)
         loaders.feed_one(UserById(me.user.id), me.user.clone()).await;
     }
-    let mut response = state.schema.execute(req.data(viewer.clone()).data(loaders).data(addr)).await;
+    let req = req.data(viewer.clone()).data(loaders).data(addr).data(state.sessions.clone());
+    let mut response = state.schema.execute(req).await;
     if response.is_err() {
         code_engine_errors(&mut response);
     }

@@ -69,8 +69,15 @@ pub fn app(db: DatabaseConnection, config: &Config) -> Router {
     };
     observe::metrics();
     let documents = documents::Documents::new(config.document_cache_bytes);
-    let state =
-        http::AppState { schema, db, http: std::sync::Arc::new(http), documents: std::sync::Arc::new(documents) };
+    let sessions =
+        auth::SessionCache::start(&config.database_url, std::time::Duration::from_secs(config.session_cache_secs));
+    let state = http::AppState {
+        schema,
+        db,
+        http: std::sync::Arc::new(http),
+        documents: std::sync::Arc::new(documents),
+        sessions,
+    };
     observe::layers(http::router(state), std::time::Duration::from_millis(config.slow_request_ms))
 }
 

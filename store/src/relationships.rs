@@ -662,6 +662,7 @@ async fn delete_account_once(db: &DatabaseConnection, viewer: UserId) -> StoreRe
     let mut sql = Sql::new(backend);
     sql.push("DELETE FROM users WHERE id = ").bind(viewer);
     txn.execute_raw(sql.build()).await?;
+    crate::sessions::announce_user_gone(&txn, viewer).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -43,8 +43,68 @@ pub fn find_user_stmt(backend: DbBackend, token: &TokenHash) -> Statement {
     sql.build()
 }
 
-/// Revokes a token. Returns whether it existed.
+/// Revokes a token. Returns whether it existed. On PostgreSQL the same
+/// statement tells every server instance ([`CHANNEL`]), at commit.
 pub async fn delete(db: &impl ConnectionTrait, token: &TokenHash) -> StoreResult<bool> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        let mut sql = Sql::new(DbBackend::Postgres);
+        sql.push("WITH gone AS (DELETE FROM sessions WHERE token_hash = ")
+            .bind(token.0.as_str())
+            .push(" RETURNING token_hash) SELECT pg_notify(")
+            .bind(CHANNEL)
+            .push(", 'token:' || token_hash)::text AS notified FROM gone");
+        return Ok(!db.query_all_raw(sql.build()).await?.is_empty());
+    }
     let res = session::Entity::delete_many().filter(session::Column::TokenHash.eq(token.0.as_str())).exec(db).await?;
     Ok(res.rows_affected > 0)
+}
+
+/// The PostgreSQL channel on which revoked sessions are announced, so that
+/// every server instance can drop what it cached (`api/src/auth.rs`).
+pub const CHANNEL: &str = "followgraph_sessions";
+
+/// Announces that every session of `user` is gone (the account was
+/// deleted), within `db`'s transaction: it is sent at commit. Nothing on
+/// SQLite (one process; nothing to tell).
+pub async fn announce_user_gone(db: &impl ConnectionTrait, user: UserId) -> StoreResult<()> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        let mut sql = Sql::new(DbBackend::Postgres);
+        sql.push("SELECT pg_notify(").bind(CHANNEL).push(", ").bind(format!("user:{}", user.0)).push(")::text");
+        db.query_all_raw(sql.build()).await?;
+    }
+    Ok(())
+}
+
+/// What a revocation announcement says.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Revoked {
+    Token(TokenHash),
+    User(UserId),
+}
+
+/// A PostgreSQL connection of its own, listening on [`CHANNEL`].
+pub struct Revocations(sea_orm::sqlx::postgres::PgListener);
+
+impl Revocations {
+    /// Listens on a new connection to `url` (PostgreSQL only).
+    pub async fn listen(url: &str) -> Result<Self, String> {
+        let mut listener = sea_orm::sqlx::postgres::PgListener::connect(url).await.map_err(|e| e.to_string())?;
+        listener.listen(CHANNEL).await.map_err(|e| e.to_string())?;
+        Ok(Revocations(listener))
+    }
+
+    /// The next announcement; `None` when the connection was lost (an
+    /// announcement may have been missed: listen again).
+    pub async fn next(&mut self) -> Option<Revoked> {
+        loop {
+            let notification = self.0.try_recv().await.ok()??;
+            let payload = notification.payload();
+            if let Some(hash) = payload.strip_prefix("token:") {
+                return Some(Revoked::Token(TokenHash(hash.to_owned())));
+            }
+            if let Some(id) = payload.strip_prefix("user:").and_then(|id| id.parse().ok()) {
+                return Some(Revoked::User(UserId(id)));
+            }
+        }
+    }
 }

@@ -244,6 +244,9 @@ pub async fn spawn_on(db_url: String, database: TestDatabase, configure: impl Fn
     config.db_max_connections = Some(8);
     // Every test signs its users up from 127.0.0.1.
     config.address_max_sign_ups = 1_000_000;
+    // Statement counts include each request's session lookup; the session
+    // cache (tests/api/sessions.rs) is tested on its own.
+    config.session_cache_secs = 0;
     configure(&mut config);
     let mut db = api::connect_and_migrate(&config).await.expect("connect and migrate");
     // Count every statement the server runs from here on.

@@ -26,3 +26,4 @@ mod polling;
 mod rate_limits;
 mod relationships;
 mod schema;
+mod sessions;

@@ -12,7 +12,9 @@ use super::query::FeedMarker;
 use super::relationship::{FollowPayload, FollowPolicy, FollowStatus, UpdateFollowInput};
 use super::user::User;
 use super::{data, db, loaders, viewer};
-use crate::auth::{hash_password, new_token, verify_password, Account, ClientAddr, SignInGuard};
+use std::sync::Arc;
+
+use crate::auth::{hash_password, new_token, verify_password, Account, ClientAddr, SessionCache, SignInGuard};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{decode_post, decode_user, post_id};
 use crate::loaders::{PostById, RelationshipWith, UserById};
@@ -139,6 +141,8 @@ impl Mutation {
     async fn sign_out(&self, ctx: &Context<'_>) -> ApiResult<bool> {
         let me = viewer(ctx)?.require()?;
         store::sessions::delete(db(ctx)?, &me.token).await?;
+        // Other instances hear of it from the database; this one forgets now.
+        data::<Arc<SessionCache>>(ctx)?.revoke(&store::sessions::Revoked::Token(me.token.clone()));
         Ok(true)
     }
 
@@ -334,6 +338,7 @@ impl Mutation {
         }
         attempt.succeeded();
         relationships::delete_account(db(ctx)?, me.user.id).await?;
+        data::<Arc<SessionCache>>(ctx)?.revoke(&store::sessions::Revoked::User(me.user.id));
         loaders(ctx)?.forget();
         Ok(true)
     }
