@@ -249,17 +249,17 @@ impl Ctx {
                 f.rows(self.session(writer)).await?;
                 f.rows(users::find_by_ids_stmt(b, &[UserId(target)])).await?;
                 // What store::relationships::{follow, unfollow} run for an
-                // OPEN account: lock, read the pair, write, move counters.
+                // OPEN account: lock, read the pair, write and move counters
+                // (one statement on PostgreSQL).
                 let (writer, target) = (UserId(writer), UserId(target));
                 for follow in [true, false] {
                     let mut counters = Counters::default();
                     counters.edge(writer, target, if follow { 1 } else { -1 });
-                    let write = match follow {
-                        true => {
-                            relationships::insert_pairs_stmt(b, relationships::FOLLOWS, writer, &[target], store::now())
-                        }
-                        false => relationships::delete_pairs_stmt(
-                            b,
+                    let at = store::now();
+                    let write = |sql: &mut store::sql::Sql| match follow {
+                        true => relationships::push_insert_pairs(sql, relationships::FOLLOWS, writer, &[target], at),
+                        false => relationships::push_delete_pairs(
+                            sql,
                             "follows",
                             "follower_id",
                             "followed_id",
@@ -270,9 +270,8 @@ impl Ctx {
                     let mut stmts = vec![
                         relationships::lock_stmt(b, &[target, writer]),
                         relationships::read_stmt(b, writer, &[target]),
-                        write,
                     ];
-                    stmts.extend(counters.stmt(b));
+                    stmts.extend(counters.stmts_after(b, &write));
                     f.transaction(stmts).await?;
                 }
             }
