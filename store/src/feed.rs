@@ -146,12 +146,17 @@ fn with_authors(backend: DbBackend, extra: &str, feed: impl FnOnce(&mut Sql)) ->
 
 /// The walk: the followees' posts among the `window` newest posts of
 /// everyone beyond the cursor, numbered (`rn`) in walking order, plus the
-/// window's last row (`rn` = `window`) as a sentinel.
+/// window's last row (`rn` = `window`) as a sentinel. The walk reads only
+/// the index on (created_at, id, user_id), never the table; the bodies of
+/// the rows kept (a page and the sentinel) are fetched by id afterwards
+/// (measured at M, generic plan: 0.54-0.58 ms a page with the body in the
+/// walk, 0.25 ms so; 4.0 against 3.2 ms for a viewer of 200).
 pub fn walk_stmt(backend: DbBackend, viewer: UserId, window: i64, page: &PageRequest) -> Statement {
     with_authors(backend, "f.rn AS rn, ", |sql| {
         let dir = if page.reads_descending() { "DESC" } else { "ASC" };
         sql.push(&format!(
-            "SELECT id, user_id, body, created_at, rn FROM (SELECT id, user_id, body, created_at, \
+            "SELECT k.id, k.user_id, p.body, k.created_at, k.rn FROM (\
+             SELECT id, user_id, created_at, rn FROM (SELECT id, user_id, created_at, \
              ROW_NUMBER() OVER (ORDER BY created_at {dir}, id {dir}) AS rn FROM posts WHERE 1 = 1"
         ));
         sql.bounds("created_at", "id", page).order_limit("created_at", "id", page, window);
@@ -176,6 +181,7 @@ pub fn walk_stmt(backend: DbBackend, viewer: UserId, window: i64, page: &PageReq
             // LIMIT alone takes the first ones; `read` sorts what comes back.
             sql.push(" LIMIT ").bind(page.limit as i64 + 1);
         }
+        sql.push(") k JOIN posts p ON p.id = k.id");
     })
 }
 
