@@ -22,7 +22,7 @@ use argon2::Argon2;
 use axum::http::{header, HeaderMap};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
-use store::sessions::TokenHash;
+use store::sessions::{Heard, TokenHash};
 use store::{user, UserId};
 
 use crate::error::{ApiError, ApiResult};
@@ -354,6 +354,9 @@ impl Drop for Attempt<'_> {
 /// used, and it is emptied when it comes back (a notice may have been
 /// missed). A lookup that raced with a revocation is not stored (the
 /// epoch moved). Entries live at most `--session-cache-secs`.
+/// How often the revocation listener checks that it hears notices.
+pub const PING_EVERY: Duration = Duration::from_secs(5);
+
 pub struct SessionCache {
     entries: Option<quick_cache::sync::Cache<String, Arc<CachedSession>>>,
     ttl: Duration,
@@ -374,7 +377,7 @@ impl SessionCache {
 
     /// A cache for `database_url`, listening from a task of its own; none
     /// on SQLite, or with a zero `ttl`.
-    pub fn start(database_url: &str, ttl: Duration) -> Arc<Self> {
+    pub fn start(database_url: &str, db: &store::DatabaseConnection, ttl: Duration) -> Arc<Self> {
         use std::sync::atomic::{AtomicBool, AtomicU64};
         if !database_url.starts_with("postgres") || ttl.is_zero() {
             return Arc::new(SessionCache {
@@ -393,7 +396,7 @@ impl SessionCache {
             epoch: AtomicU64::new(0),
             _stop: Some(stop),
         });
-        tokio::spawn(listen(database_url.to_owned(), Arc::downgrade(&cache), stopped));
+        tokio::spawn(listen(database_url.to_owned(), db.clone(), Arc::downgrade(&cache), stopped));
         cache
     }
 
@@ -415,8 +418,12 @@ impl SessionCache {
     /// since `epoch` (the row read may be revoked already).
     pub fn put(&self, token: &TokenHash, user: &user::Model, epoch: u64) {
         if let Some(entries) = self.entries() {
-            if self.epoch() == epoch {
-                entries.insert(token.0.clone(), Arc::new(CachedSession { user: user.clone(), at: Instant::now() }));
+            entries.insert(token.0.clone(), Arc::new(CachedSession { user: user.clone(), at: Instant::now() }));
+            // Checked after the insert: a revocation bumps the epoch before
+            // it removes, so whatever the interleaving, a session revoked
+            // since the lookup does not stay.
+            if self.epoch() != epoch {
+                entries.remove(&token.0);
             }
         }
     }
@@ -444,8 +451,17 @@ impl SessionCache {
 }
 
 /// Listens for revocations until the cache is dropped; reconnects after a
-/// second when the connection fails, with the cache off meanwhile.
-async fn listen(url: String, cache: std::sync::Weak<SessionCache>, mut stop: tokio::sync::oneshot::Receiver<()>) {
+/// second when the connection fails, with the cache off meanwhile. Every
+/// [`PING_EVERY`] it sends itself a ping through the server's pool; one not
+/// heard back by the next means notices are not arriving (a silently dead
+/// connection, a pooler that drops them): the cache goes off and the
+/// listener reconnects.
+async fn listen(
+    url: String,
+    db: store::DatabaseConnection,
+    cache: std::sync::Weak<SessionCache>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
     loop {
         let listening = tokio::select! {
             _ = &mut stop => return,
@@ -456,20 +472,39 @@ async fn listen(url: String, cache: std::sync::Weak<SessionCache>, mut stop: tok
                 let Some(c) = cache.upgrade() else { return };
                 c.set_live(true);
                 drop(c);
+                let mut pings = tokio::time::interval(PING_EVERY);
+                let (mut sent, mut heard) = (0u64, 0u64);
+                // Another instance's pings are heard too: ours are told by this.
+                let base = u64::from(rand::random::<u32>()) << 32;
                 loop {
                     let next = tokio::select! {
                         _ = &mut stop => return,
                         next = revocations.next() => next,
+                        _ = pings.tick() => {
+                            if sent > heard {
+                                tracing::warn!("the session revocation listener hears nothing; sessions are not cached until it does");
+                                break;
+                            }
+                            sent += 1;
+                            if let Err(e) = store::sessions::ping(&db, base + sent).await {
+                                tracing::warn!(error = ?e, "cannot ping the session revocation listener");
+                            }
+                            continue;
+                        }
                     };
                     let Some(c) = cache.upgrade() else { return };
                     match next {
-                        Some(revoked) => c.revoke(&revoked),
+                        Some(Heard::Revoked(revoked)) => c.revoke(&revoked),
+                        Some(Heard::Ping(nonce)) if nonce == base + sent => heard = sent,
+                        Some(Heard::Ping(_)) => {}
                         None => {
                             tracing::warn!("the session revocation listener lost its connection; sessions are not cached until it is back");
-                            c.set_live(false);
                             break;
                         }
                     }
+                }
+                if let Some(c) = cache.upgrade() {
+                    c.set_live(false);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot listen for session revocations; sessions are not cached"),

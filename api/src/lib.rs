@@ -70,7 +70,7 @@ pub fn app(db: DatabaseConnection, config: &Config) -> Router {
     observe::metrics();
     let documents = documents::Documents::new(config.document_cache_bytes);
     let sessions =
-        auth::SessionCache::start(&config.database_url, std::time::Duration::from_secs(config.session_cache_secs));
+        auth::SessionCache::start(&config.database_url, &db, std::time::Duration::from_secs(config.session_cache_secs));
     let state = http::AppState {
         schema,
         db,

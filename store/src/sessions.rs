@@ -82,6 +82,25 @@ pub enum Revoked {
     User(UserId),
 }
 
+/// What the listening connection hears.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Heard {
+    Revoked(Revoked),
+    /// A [`ping`], this instance's or another's.
+    Ping(u64),
+}
+
+/// Sends a ping on [`CHANNEL`] through `db`: an instance that hears its
+/// own knows its listening connection works end to end.
+pub async fn ping(db: &impl ConnectionTrait, nonce: u64) -> StoreResult<()> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        let mut sql = Sql::new(DbBackend::Postgres);
+        sql.push("SELECT pg_notify(").bind(CHANNEL).push(", ").bind(format!("ping:{nonce}")).push(")::text");
+        db.query_all_raw(sql.build()).await?;
+    }
+    Ok(())
+}
+
 /// A PostgreSQL connection of its own, listening on [`CHANNEL`].
 pub struct Revocations(sea_orm::sqlx::postgres::PgListener);
 
@@ -89,21 +108,27 @@ impl Revocations {
     /// Listens on a new connection to `url` (PostgreSQL only).
     pub async fn listen(url: &str) -> Result<Self, String> {
         let mut listener = sea_orm::sqlx::postgres::PgListener::connect(url).await.map_err(|e| e.to_string())?;
+        // A lost connection is reported at once (the caller stops trusting
+        // its cache), not after sqlx has tried to reconnect.
+        listener.eager_reconnect(false);
         listener.listen(CHANNEL).await.map_err(|e| e.to_string())?;
         Ok(Revocations(listener))
     }
 
     /// The next announcement; `None` when the connection was lost (an
     /// announcement may have been missed: listen again).
-    pub async fn next(&mut self) -> Option<Revoked> {
+    pub async fn next(&mut self) -> Option<Heard> {
         loop {
             let notification = self.0.try_recv().await.ok()??;
             let payload = notification.payload();
             if let Some(hash) = payload.strip_prefix("token:") {
-                return Some(Revoked::Token(TokenHash(hash.to_owned())));
+                return Some(Heard::Revoked(Revoked::Token(TokenHash(hash.to_owned()))));
             }
             if let Some(id) = payload.strip_prefix("user:").and_then(|id| id.parse().ok()) {
-                return Some(Revoked::User(UserId(id)));
+                return Some(Heard::Revoked(Revoked::User(UserId(id))));
+            }
+            if let Some(nonce) = payload.strip_prefix("ping:").and_then(|n| n.parse().ok()) {
+                return Some(Heard::Ping(nonce));
             }
         }
     }

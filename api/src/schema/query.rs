@@ -216,12 +216,19 @@ impl Query {
         ctx: &Context<'_>,
         #[graphql(desc = "How many suggestions: 0-50, 10 by default; more is BAD_USER_INPUT.")] first: Option<i32>,
     ) -> ApiResult<Vec<User>> {
-        let me = &viewer(ctx)?.require()?.user;
+        let me = viewer(ctx)?.require()?;
         let n = first.unwrap_or(SUGGESTIONS);
         if !(0..=50).contains(&n) {
             return Err(ApiError::bad_input("`first` takes 0 to 50 suggestions"));
         }
-        let found = store::suggestions::suggest(db(ctx)?, me.id, me.following_count, n as u64).await?;
+        // The stored ranking is fresh while the following count it was made
+        // for holds: that count must be exact, so a cached row is read again.
+        let following = match me.cached {
+            true => loaders(ctx)?.load_one(UserById(me.user.id)).await?.map(|u| u.following_count),
+            false => Some(me.user.following_count),
+        };
+        let following = following.ok_or_else(|| ApiError::not_found("this account no longer exists"))?;
+        let found = store::suggestions::suggest(db(ctx)?, me.user.id, following, n as u64).await?;
         loaders(ctx)?.feed_many(found.iter().map(|u| (UserById(u.id), u.clone()))).await;
         Ok(found.into_iter().map(User::new).collect())
     }
