@@ -363,7 +363,7 @@ pub struct SessionCache {
     live: std::sync::atomic::AtomicBool,
     epoch: std::sync::atomic::AtomicU64,
     /// Dropped with the cache: stops its listener.
-    _stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 struct CachedSession {
@@ -379,24 +379,18 @@ impl SessionCache {
     /// on SQLite, or with a zero `ttl`.
     pub fn start(database_url: &str, db: &store::DatabaseConnection, ttl: Duration) -> Arc<Self> {
         use std::sync::atomic::{AtomicBool, AtomicU64};
-        if !database_url.starts_with("postgres") || ttl.is_zero() {
-            return Arc::new(SessionCache {
-                entries: None,
-                ttl,
-                live: AtomicBool::new(false),
-                epoch: AtomicU64::new(0),
-                _stop: None,
-            });
-        }
+        let on = store::is_postgres(db) && !ttl.is_zero();
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let cache = Arc::new(SessionCache {
-            entries: Some(quick_cache::sync::Cache::new(Self::CAPACITY)),
+            entries: on.then(|| quick_cache::sync::Cache::new(Self::CAPACITY)),
             ttl,
             live: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
-            _stop: Some(stop),
+            _stop: stop,
         });
-        tokio::spawn(listen(database_url.to_owned(), db.clone(), Arc::downgrade(&cache), stopped));
+        if on {
+            tokio::spawn(listen(database_url.to_owned(), db.clone(), Arc::downgrade(&cache), stopped));
+        }
         cache
     }
 

@@ -369,19 +369,14 @@ async fn run(
         return Err(ApiError::Timeout);
     };
     for ((response, _), label) in out.iter().zip(&labels) {
-        let code = match response.errors.first().and_then(|e| e.extensions.as_ref()).and_then(|x| x.get("code")) {
-            Some(async_graphql::Value::String(code)) => code.as_str(),
-            Some(_) | None if response.errors.is_empty() => "OK",
-            _ => ApiError::Internal.code(),
+        let code = match response.errors.first() {
+            None => "OK",
+            Some(e) => code_of(e).unwrap_or(ApiError::Internal.code()),
         };
         crate::observe::graphql_answered(label, code, started.elapsed());
     }
-    let unavailable = out.iter().flat_map(|(r, _)| &r.errors).any(|e| {
-        e.extensions
-            .as_ref()
-            .and_then(|x| x.get("code"))
-            .is_some_and(|c| matches!(c, async_graphql::Value::String(c) if c == ApiError::ServiceUnavailable.code()))
-    });
+    let unavailable =
+        out.iter().flat_map(|(r, _)| &r.errors).any(|e| code_of(e) == Some(ApiError::ServiceUnavailable.code()));
     let mut status = StatusCode::OK;
     let items: Vec<Item> = out
         .iter()
@@ -423,6 +418,14 @@ enum Item<'a> {
         #[serde(skip_serializing_if = "BTreeMap::is_empty")]
         extensions: &'a BTreeMap<String, async_graphql::Value>,
     },
+}
+
+/// An error's `extensions.code`.
+fn code_of(error: &ServerError) -> Option<&str> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Some(code),
+        _ => None,
+    }
 }
 
 /// Whether the engine refused the request before executing it: it has no

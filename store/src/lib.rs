@@ -154,6 +154,11 @@ pub async fn connect_and_migrate(url: &str, options: PoolOptions) -> Result<Data
     connect(url, options).await
 }
 
+/// Whether `db` is PostgreSQL (else SQLite).
+pub fn is_postgres(db: &DatabaseConnection) -> bool {
+    db.get_database_backend() == DbBackend::Postgres
+}
+
 /// The pool's open connections and how many of them are idle.
 pub fn pool_stats(db: &DatabaseConnection) -> (u32, usize) {
     match db.get_database_backend() {
