@@ -127,6 +127,24 @@ pub struct Config {
     #[arg(long, env = "FEED_WINDOW", default_value_t = DEFAULT_WINDOW, global = true)]
     pub feed_window: i64,
 
+    /// Read home feeds from materialized timelines (store/src/timeline.rs),
+    /// built on an account's first read, trimmed and delivered to in the
+    /// background; `false` reads every feed live (writes still keep the
+    /// timelines).
+    #[arg(long, env = "FEED_TIMELINES", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub feed_timelines: bool,
+
+    /// Followers below which a post's copies into their timelines are
+    /// written before createPost answers; a more popular author's are
+    /// written in the background (the feed reads the post from a queue
+    /// meanwhile).
+    #[arg(long, env = "FEED_SYNC_FANOUT", default_value_t = store::timeline::DEFAULT_SYNC_LIMIT, global = true)]
+    pub feed_sync_fanout: i64,
+
+    /// Entries a timeline keeps once trimmed (pages below them are read live).
+    #[arg(long, env = "FEED_TIMELINE_CAP", default_value_t = store::timeline::DEFAULT_CAP, global = true)]
+    pub feed_timeline_cap: i64,
+
     /// Threads serving requests (default: one per core).
     #[arg(long, env = "WORKER_THREADS", global = true)]
     pub worker_threads: Option<usize>,

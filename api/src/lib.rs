@@ -39,6 +39,7 @@ pub mod observe;
 pub mod pagination;
 pub mod schema;
 pub mod server;
+pub mod timelines;
 pub mod validate;
 
 use axum::Router;

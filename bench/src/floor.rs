@@ -83,6 +83,26 @@ impl Floor {
         })
     }
 
+    /// Runs a feed's timeline read ([`store::feed::timeline_stmt`]): its
+    /// floor and how many posts came back, or `None` without a timeline.
+    pub async fn timeline(&self, stmt: Statement) -> Result<Option<(chrono::DateTime<chrono::Utc>, usize)>, String> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), values(&stmt))
+                .fetch_all(pool)
+                .await
+                .map_err(|e| format!("{e}: {}", stmt.sql))?;
+            let Some(first) = rows.first() else { return Ok(None) };
+            let floor = first.try_get::<chrono::DateTime<chrono::Utc>, _>("floor_at").map_err(|e| e.to_string())?;
+            let mut kept = 0;
+            for row in &rows {
+                if row.try_get::<Option<i64>, _>("post_id").map_err(|e| e.to_string())?.is_some() {
+                    kept += 1;
+                }
+            }
+            Ok(Some((floor, kept)))
+        })
+    }
+
     /// Runs `stmts` in one transaction (`BEGIN IMMEDIATE` on SQLite, as
     /// the store's writes do).
     pub async fn transaction(&self, stmts: Vec<Statement>) -> Result<(), String> {

@@ -6,13 +6,13 @@ use std::ops::RangeInclusive;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use sea_orm::Statement;
-use seed::dataset::{self, FOLLOWS10, FOLLOWS200, HEAVY};
+use seed::dataset::{self, FOLLOWS10, FOLLOWS200, HEAVY, TOP100};
 use serde_json::{json, Value};
 use store::feed::{self, FeedPlan};
 use store::follows::{self, Filter, List, Side};
 use store::relationships::{self, Counters};
 use store::sessions::{self, TokenHash};
-use store::{posts, suggestions, users, Cursor, PageRequest, UserId};
+use store::{posts, suggestions, timeline, users, Cursor, PageRequest, UserId};
 
 use crate::floor::Floor;
 
@@ -25,6 +25,8 @@ pub enum Workload {
     W3Follows10,
     #[value(name = "w3-200")]
     W3Follows200,
+    #[value(name = "w3-top100")]
+    W3Top100,
     W4,
     W5,
     W6,
@@ -37,12 +39,13 @@ pub enum Workload {
 }
 
 impl Workload {
-    pub const ALL: [Workload; 13] = [
+    pub const ALL: [Workload; 14] = [
         Workload::W1,
         Workload::W2,
         Workload::W3,
         Workload::W3Follows10,
         Workload::W3Follows200,
+        Workload::W3Top100,
         Workload::W4,
         Workload::W5,
         Workload::W6,
@@ -60,6 +63,7 @@ impl Workload {
             Workload::W3 => "W3 feed, 2,000 followed",
             Workload::W3Follows10 => "W3 feed, 10 followed",
             Workload::W3Follows200 => "W3 feed, 200 followed",
+            Workload::W3Top100 => "W3 feed, the 100 most followed",
             Workload::W4 => "W4 relationship",
             Workload::W5 => "W5 follow+unfollow",
             Workload::W6 => "W6 poll, nothing new",
@@ -133,6 +137,7 @@ impl Ctx {
             Workload::W3 => (Some(HEAVY), q(FEED, json!({}))),
             Workload::W3Follows10 => (Some(FOLLOWS10), q(FEED, json!({}))),
             Workload::W3Follows200 => (Some(FOLLOWS200), q(FEED, json!({}))),
+            Workload::W3Top100 => (Some(TOP100), q(FEED, json!({}))),
             Workload::W4 => {
                 let (a, b) = (self.random_user(rng), self.random_user(rng));
                 (Some(a), q(RELATIONSHIP, json!({ "u": dataset::username(b) })))
@@ -214,10 +219,16 @@ impl Ctx {
                     fans.iter().map(|&id| (UserId(id), page(3, None, None, None))).collect();
                 f.rows(posts::pages_stmt(b, None, &keys)).await?;
             }
-            Workload::W3 | Workload::W3Follows10 | Workload::W3Follows200 | Workload::W6 | Workload::W10 => {
+            Workload::W3
+            | Workload::W3Follows10
+            | Workload::W3Follows200
+            | Workload::W3Top100
+            | Workload::W6
+            | Workload::W10 => {
                 let viewer = match w {
                     Workload::W3Follows10 => FOLLOWS10,
                     Workload::W3Follows200 => FOLLOWS200,
+                    Workload::W3Top100 => TOP100,
                     _ => HEAVY,
                 };
                 let following = f.ids(self.session(viewer), "following_count").await?[0];
@@ -227,7 +238,11 @@ impl Ctx {
                 };
                 let viewer = UserId(viewer);
                 let mut done = false;
-                if self.plan.walks(following) {
+                if self.plan.timelines {
+                    let read = f.timeline(feed::timeline_stmt(b, viewer, &page)).await?;
+                    done = read.is_some_and(|(floor, kept)| feed::timeline_is_exact(floor, kept, &page));
+                }
+                if !done && self.plan.walks(following) {
                     let rns = f.ids(feed::walk_stmt(b, viewer, self.plan.window, &page), "rn").await?;
                     done = self.plan.walk_is_exact(rns, &page);
                 }
@@ -249,29 +264,34 @@ impl Ctx {
                 f.rows(self.session(writer)).await?;
                 f.rows(users::find_by_ids_stmt(b, &[UserId(target)])).await?;
                 // What store::relationships::{follow, unfollow} run for an
-                // OPEN account: lock, read the pair, write and move counters
-                // (one statement on PostgreSQL).
+                // OPEN account: lock, read the pair, the timeline's part (a
+                // follow's backfill, an unfollow's removal), write
+                // and move counters (one statement on PostgreSQL).
                 let (writer, target) = (UserId(writer), UserId(target));
                 for follow in [true, false] {
                     let mut counters = Counters::default();
                     counters.edge(writer, target, if follow { 1 } else { -1 });
                     let at = store::now();
-                    let write = |sql: &mut store::sql::Sql| match follow {
-                        true => relationships::push_insert_pairs(sql, relationships::FOLLOWS, writer, &[target], at),
-                        false => relationships::push_delete_pairs(
-                            sql,
-                            "follows",
-                            "follower_id",
-                            "followed_id",
-                            writer,
-                            &[target],
-                        ),
+                    let (t, w) = (&[target], writer);
+                    let insert = |sql: &mut store::sql::Sql| {
+                        relationships::push_insert_pairs(sql, relationships::FOLLOWS, w, t, at)
                     };
+                    let floor =
+                        |sql: &mut store::sql::Sql| timeline::push_backfill_floor(sql, w, t, timeline::DEFAULT_CAP);
+                    let copy =
+                        |sql: &mut store::sql::Sql| timeline::push_backfill_copy(sql, w, t, timeline::DEFAULT_CAP);
+                    let delete = |sql: &mut store::sql::Sql| {
+                        relationships::push_delete_pairs(sql, "follows", "follower_id", "followed_id", w, t)
+                    };
+                    let remove = |sql: &mut store::sql::Sql| timeline::push_remove_authors(sql, w, t);
+                    let writes: [&(dyn Fn(&mut store::sql::Sql) + Sync); 3] = [&insert, &floor, &copy];
+                    let writes: &[&(dyn Fn(&mut store::sql::Sql) + Sync)] =
+                        if follow { &writes } else { &[&delete, &remove] };
                     let mut stmts = vec![
                         relationships::lock_stmt(b, &[target, writer]),
                         relationships::read_stmt(b, writer, &[target]),
                     ];
-                    stmts.extend(counters.stmts_after(b, &write));
+                    stmts.extend(counters.stmts_after(b, writes));
                     f.transaction(stmts).await?;
                 }
             }
@@ -304,9 +324,10 @@ impl Ctx {
         match w {
             Workload::W1 => users::find_by_username_stmt(b, &dataset::username(self.users / 2)),
             Workload::W2 | Workload::W7Page1 => follows::pages_stmt(b, &[(followers(self.top.0), first20)]),
-            Workload::W3 => feed::walk_stmt(b, user(HEAVY), self.plan.window, &first20),
-            Workload::W3Follows10 => feed::merge_stmt(b, user(FOLLOWS10), &first20),
-            Workload::W3Follows200 => feed::walk_stmt(b, user(FOLLOWS200), self.plan.window, &first20),
+            Workload::W3 => feed::timeline_stmt(b, user(HEAVY), &first20),
+            Workload::W3Follows10 => feed::timeline_stmt(b, user(FOLLOWS10), &first20),
+            Workload::W3Follows200 => feed::timeline_stmt(b, user(FOLLOWS200), &first20),
+            Workload::W3Top100 => feed::timeline_stmt(b, user(TOP100), &first20),
             Workload::W4 => relationships::find_by_username_seen_by_stmt(
                 b,
                 &dataset::username(self.users / 2),
@@ -314,7 +335,7 @@ impl Ctx {
             ),
             Workload::W5 => relationships::read_stmt(b, user(*self.writers.start()), &[self.top.0]),
             Workload::W6 | Workload::W10 => {
-                feed::walk_stmt(b, user(HEAVY), self.plan.window, &page(0, None, Some(20), Some(&self.newest)))
+                feed::timeline_stmt(b, user(HEAVY), &page(0, None, Some(20), Some(&self.newest)))
             }
             Workload::W7 => follows::pages_stmt(b, &[(followers(self.top.0), page(20, Some(&self.deep), None, None))]),
             Workload::W8 => suggestions::stored_stmt(b, user(HEAVY), 10),

@@ -9,6 +9,7 @@ mod m20261121_000002_posts_by_time;
 mod m20261122_000003_email_key;
 mod m20261130_000004_relationships;
 mod m20261130_000005_feed_markers;
+mod m20261130_000006_timelines;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_email_key::Migration),
             Box::new(m20261130_000004_relationships::Migration),
             Box::new(m20261130_000005_feed_markers::Migration),
+            Box::new(m20261130_000006_timelines::Migration),
         ]
     }
 }

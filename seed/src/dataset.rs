@@ -6,6 +6,7 @@
 //! authors Zipf (s = 0.5); timestamps over three years. Fixed users:
 //! - id 1 `heavy` follows exactly `heavy_follows` accounts (2,000 at M);
 //! - id 2 `follows10` and id 3 `follows200` follow 10 and 200 (feed growth);
+//! - id 4 `top100` follows the 100 most popular accounts (by rank);
 //! - the last `writers` users follow nobody (the write workload's pool).
 //!
 //! Every user's password is `bench-password`, and user N's bearer token is
@@ -64,6 +65,7 @@ impl Size {
 pub const HEAVY: i64 = 1;
 pub const FOLLOWS10: i64 = 2;
 pub const FOLLOWS200: i64 = 3;
+pub const TOP100: i64 = 4;
 pub const PASSWORD: &str = "bench-password";
 
 /// The bearer token of user `id`.
@@ -76,6 +78,7 @@ pub fn username(id: i64) -> String {
         HEAVY => "heavy".into(),
         FOLLOWS10 => "follows10".into(),
         FOLLOWS200 => "follows200".into(),
+        TOP100 => "top100".into(),
         _ => format!("user{id}"),
     }
 }
@@ -139,6 +142,12 @@ pub fn generate(spec: &Spec) -> Dataset {
             if v != u {
                 chosen.insert(v);
             }
+        }
+        if u == TOP100 {
+            // Drawn as any other user's (the random stream stays as it
+            // was), then replaced.
+            chosen.clear();
+            chosen.extend(by_rank.iter().take(100).copied().filter(|&v| v != u));
         }
         let mut targets: Vec<i64> = chosen.iter().copied().collect();
         targets.sort_unstable();

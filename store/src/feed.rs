@@ -1,6 +1,11 @@
 //! The home feed: the viewer's own posts and those of everyone they follow,
-//! newest first, keyset-paginated on (created_at, id). Exact, read from the
-//! live tables, in one of two ways ([`FeedPlan`] chooses):
+//! newest first, keyset-paginated on (created_at, id). Exact, read first
+//! from the viewer's materialized timeline ([`timeline_stmt`], kept by
+//! [`crate::timeline`]): one index range of the timeline merged with the
+//! viewer's own posts and the queue of posts still being copied, the same
+//! cost for every viewer at every network size. Where the timeline cannot
+//! answer (the viewer has none yet, or the page reaches below its floor),
+//! from the live tables, in one of two ways ([`FeedPlan`] chooses):
 //!
 //! - Walk (the viewer follows many accounts): walk everyone's posts from
 //!   the cursor, newest first, keeping the followees' ones
@@ -23,7 +28,8 @@
 //! Never `user_id = me OR user_id IN (...)` over the whole table, nor an
 //! AND/OR cursor chain: both make PostgreSQL scan all posts.
 
-use entity::{post, user, UserId};
+use chrono::{DateTime, Utc};
+use entity::{post, user, PostId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, QueryResult, Statement};
 
 use crate::error::StoreResult;
@@ -47,17 +53,20 @@ pub struct FeedPlan {
     /// How many of everyone's newest posts that walk looks at before it
     /// gives up and merges instead (a viewer who follows many quiet accounts).
     pub window: i64,
+    /// Read from the viewer's materialized timeline ([`crate::timeline`])
+    /// first (`--feed-timelines`); the live plans answer when it cannot.
+    pub timelines: bool,
 }
 
 impl Default for FeedPlan {
     fn default() -> Self {
-        FeedPlan { broad_following: DEFAULT_BROAD_FOLLOWING, window: DEFAULT_WINDOW }
+        FeedPlan { broad_following: DEFAULT_BROAD_FOLLOWING, window: DEFAULT_WINDOW, timelines: true }
     }
 }
 
 impl FeedPlan {
-    pub fn new(broad_following: i64, window: i64) -> Self {
-        FeedPlan { broad_following, window: window.max(1) }
+    pub fn new(broad_following: i64, window: i64, timelines: bool) -> Self {
+        FeedPlan { broad_following, window: window.max(1), timelines }
     }
 
     /// Whether a viewer who follows `following` accounts is read by the walk
@@ -91,9 +100,59 @@ pub struct FeedItem {
     pub author: user::Model,
 }
 
+/// A page of the feed, and whether the viewer has no timeline built (the
+/// caller may then [`build`](crate::timeline::build) one, off the request).
+pub struct Read {
+    pub page: Page<FeedItem>,
+    pub unbuilt: bool,
+}
+
 /// The viewer's home feed; `following` is their following count (it picks
-/// the plan). One statement, or two when a capped walk falls back.
+/// the live plan). One statement from the timeline; when that cannot
+/// answer (no timeline yet, or a page below its floor), the live plans:
+/// one statement, or two when a capped walk falls back.
 pub async fn read(
+    db: &impl ConnectionTrait,
+    viewer: UserId,
+    following: i64,
+    plan: FeedPlan,
+    page: &PageRequest,
+) -> StoreResult<Read> {
+    let backend = db.get_database_backend();
+    let mut unbuilt = false;
+    if plan.timelines {
+        let rows = db.query_all_raw(timeline_stmt(backend, viewer, page)).await?;
+        match rows.first() {
+            None => unbuilt = true,
+            Some(first) => {
+                let floor: DateTime<Utc> = first.try_get("", "floor_at")?;
+                let mut kept = Vec::with_capacity(rows.len());
+                for row in rows {
+                    if row.try_get::<Option<PostId>>("", "post_id")?.is_some() {
+                        kept.push(row);
+                    }
+                }
+                if timeline_is_exact(floor, kept.len(), page) {
+                    return Ok(Read { page: page.into_page(items(kept, page)?), unbuilt });
+                }
+            }
+        }
+    }
+    Ok(Read { page: read_live(db, viewer, following, plan, page).await?, unbuilt })
+}
+
+/// Whether `rows` read from a timeline whose floor is `floor` (every
+/// source cut at it) answer the page exactly: the timeline is complete,
+/// or the page's whole range lies above the floor, or a newest-first read
+/// filled the page before reaching it.
+pub fn timeline_is_exact(floor: DateTime<Utc>, rows: usize, page: &PageRequest) -> bool {
+    floor <= crate::timeline::no_floor()
+        || page.before.is_some_and(|b| b.at() > floor)
+        || (page.reads_descending() && rows as u64 > page.limit)
+}
+
+/// The live plans (walk, merge): exact from the posts and follows tables.
+pub async fn read_live(
     db: &impl ConnectionTrait,
     viewer: UserId,
     following: i64,
@@ -136,12 +195,16 @@ fn items(rows: impl IntoIterator<Item = QueryResult>, page: &PageRequest) -> Sto
 /// feed query's columns through.
 fn with_authors(backend: DbBackend, extra: &str, feed: impl FnOnce(&mut Sql)) -> Statement {
     let mut sql = Sql::new(backend);
+    push_with_authors(&mut sql, extra, feed);
+    sql.build()
+}
+
+fn push_with_authors(sql: &mut Sql, extra: &str, feed: impl FnOnce(&mut Sql)) {
     sql.push(&format!(
         "SELECT f.id AS post_id, f.user_id AS post_user_id, f.body AS post_body, f.created_at AS post_created_at, {extra}u.* FROM ("
     ));
-    feed(&mut sql);
+    feed(sql);
     sql.push(") f JOIN users u ON u.id = f.user_id");
-    sql.build()
 }
 
 /// The walk: the followees' posts among the `window` newest posts of
@@ -220,9 +283,47 @@ pub async fn count_newer(
     plan: FeedPlan,
     since: crate::Cursor,
     cap: u64,
-) -> StoreResult<u64> {
+) -> StoreResult<(u64, bool)> {
     let page = PageRequest::last(cap).before(Some(since));
-    Ok(read(db, viewer, following, plan, &page).await?.items.len() as u64)
+    let read = read(db, viewer, following, plan, &page).await?;
+    Ok((read.page.items.len() as u64, read.unbuilt))
+}
+
+/// The timeline read: the viewer's timeline entries, own posts, and the
+/// queued posts (still being copied) of accounts they follow and show,
+/// each cut at the timeline's floor and merged (UNION: a queued post may
+/// be copied already); bodies and authors fetched for the page's rows
+/// only. Every row carries the floor (`floor_at`); a row with no post
+/// stands for an empty page; no row at all means the viewer has no ready
+/// timeline.
+pub fn timeline_stmt(backend: DbBackend, viewer: UserId, page: &PageRequest) -> Statement {
+    let limit = page.limit as i64 + 1;
+    let floor = |sql: &mut Sql| {
+        sql.push(" AND created_at > (SELECT floor_at FROM timelines WHERE viewer_id = ").bind(viewer).push(")");
+    };
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT t.floor_at AS floor_at, f.* FROM timelines t LEFT JOIN (");
+    push_with_authors(&mut sql, "", |sql| {
+        sql.push("SELECT k.id, p.user_id, p.body, k.created_at FROM (SELECT id, created_at FROM (");
+        sql.push("SELECT * FROM (SELECT post_id AS id, created_at FROM timeline_entries WHERE viewer_id = ")
+            .bind(viewer);
+        floor(sql);
+        sql.keyset("created_at", "post_id", page);
+        sql.push(") a UNION SELECT * FROM (SELECT id, created_at FROM posts WHERE user_id = ").bind(viewer);
+        floor(sql);
+        sql.keyset("created_at", "id", page);
+        sql.push(") b UNION SELECT * FROM (SELECT post_id AS id, created_at FROM timeline_pending q WHERE (SELECT 1 FROM follows WHERE follower_id = ")
+            .bind(viewer)
+            .push(" AND followed_id = q.author_id AND NOT hidden_from_feed) = 1");
+        floor(sql);
+        sql.keyset("created_at", "post_id", page);
+        sql.push(") c");
+        sql.push(") k0");
+        sql.order_limit("created_at", "id", page, limit);
+        sql.push(") k JOIN posts p ON p.id = k.id");
+    });
+    sql.push(") f ON 1 = 1 WHERE t.viewer_id = ").bind(viewer).push(" AND t.ready");
+    sql.build()
 }
 
 /// The viewer's saved reading position: the cursor's key and when it was

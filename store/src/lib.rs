@@ -41,6 +41,7 @@ pub mod relationships;
 pub mod sessions;
 pub mod sql;
 pub mod suggestions;
+pub mod timeline;
 pub mod users;
 
 use std::time::Duration;

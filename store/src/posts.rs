@@ -12,11 +12,24 @@ use sea_orm::{
 use crate::error::{StoreError, StoreResult};
 use crate::page::{Page, PageRequest};
 use crate::sql::{split_pages, union_all, Sql};
+use crate::timeline::{self, Delivery};
 use crate::{begin_write, now};
 
-pub async fn create(db: &DatabaseConnection, author: UserId, body: &str) -> StoreResult<post::Model> {
+/// Writes a post and copies it into its author's followers' timelines
+/// ([`crate::timeline`]), or for a popular author queues it for the
+/// background (`true` then comes back with the post), in one transaction.
+/// The author's row is locked first (its `posts_count` moves), so a follow
+/// of the author that began meanwhile is seen by the fan-out.
+pub async fn create(
+    db: &DatabaseConnection,
+    author: UserId,
+    body: &str,
+    delivery: Delivery,
+) -> StoreResult<(post::Model, bool)> {
     let txn = begin_write(db).await?;
-    let mut sql = Sql::new(db.get_database_backend());
+    let backend = db.get_database_backend();
+    let followers = bump_posts_count(&txn, author, 1).await?;
+    let mut sql = Sql::new(backend);
     sql.push("INSERT INTO posts (user_id, body, created_at) VALUES (")
         .bind(author)
         .push(", ")
@@ -26,29 +39,52 @@ pub async fn create(db: &DatabaseConnection, author: UserId, body: &str) -> Stor
         .push(") RETURNING id, user_id, body, created_at");
     let post =
         post::Model::find_by_statement(sql.build()).one(&txn).await?.ok_or(StoreError::Db(DbErr::RecordNotInserted))?;
-    bump_posts_count(&txn, author, 1).await?;
+    let queued = followers >= delivery.sync_limit;
+    let mut sql = Sql::new(backend);
+    match queued {
+        true => timeline::push_enqueue(&mut sql, author, post.id, post.created_at),
+        false => timeline::push_fan_out(&mut sql, author, post.id, post.created_at),
+    }
+    txn.execute_raw(sql.build()).await?;
     txn.commit().await?;
-    Ok(post)
+    Ok((post, queued))
 }
 
-/// Deletes the post if `author` wrote it. Returns whether a row went.
+/// Deletes the post if `author` wrote it, and takes its copies out of
+/// the timelines. Returns whether a row went.
 pub async fn delete(db: &DatabaseConnection, post: PostId, author: UserId) -> StoreResult<bool> {
     let txn = begin_write(db).await?;
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push("DELETE FROM posts WHERE id = ").bind(post).push(" AND user_id = ").bind(author);
-    let deleted = txn.execute_raw(sql.build()).await?.rows_affected() == 1;
-    if deleted {
-        bump_posts_count(&txn, author, -1).await?;
-    }
+    let backend = db.get_database_backend();
+    // The author's row first, as in `create`; undone below if no post went.
+    bump_posts_count(&txn, author, -1).await?;
+    let mut sql = Sql::new(backend);
+    sql.push("DELETE FROM posts WHERE id = ")
+        .bind(post)
+        .push(" AND user_id = ")
+        .bind(author)
+        .push(" RETURNING created_at");
+    let Some(row) = txn.query_one_raw(sql.build()).await? else {
+        txn.rollback().await?;
+        return Ok(false);
+    };
+    let mut sql = Sql::new(backend);
+    timeline::push_remove_post(&mut sql, author, post, row.try_get("", "created_at")?);
+    txn.execute_raw(sql.build()).await?;
     txn.commit().await?;
-    Ok(deleted)
+    Ok(true)
 }
 
-async fn bump_posts_count(db: &impl ConnectionTrait, user: UserId, by: i64) -> StoreResult<()> {
+/// Moves the author's `posts_count` (locking the row); returns their
+/// followers count.
+async fn bump_posts_count(db: &impl ConnectionTrait, user: UserId, by: i64) -> StoreResult<i64> {
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push("UPDATE users SET posts_count = posts_count + ").bind(by).push(" WHERE id = ").bind(user);
-    db.execute_raw(sql.build()).await?;
-    Ok(())
+    sql.push("UPDATE users SET posts_count = posts_count + ")
+        .bind(by)
+        .push(" WHERE id = ")
+        .bind(user)
+        .push(" RETURNING followers_count");
+    let row = db.query_one_raw(sql.build()).await?.ok_or(StoreError::NotFound("this account no longer exists"))?;
+    Ok(row.try_get("", "followers_count")?)
 }
 
 pub async fn find_by_ids(db: &impl ConnectionTrait, ids: &[PostId]) -> StoreResult<Vec<post::Model>> {

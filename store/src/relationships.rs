@@ -24,6 +24,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBacken
 
 use crate::error::{StoreError, StoreResult};
 use crate::sql::Sql;
+use crate::timeline::{self, Delivery};
 use crate::{begin_write, now};
 
 /// The viewer's relationship with one other account (Mastodon's
@@ -188,14 +189,6 @@ impl Counters {
         self.0.entry(followed).or_default().followers += by;
     }
 
-    /// Applies the moves in one statement; returns the moved rows, fresh.
-    async fn apply(self, txn: &DatabaseTransaction) -> StoreResult<Vec<user::Model>> {
-        match self.stmt(txn.get_database_backend()) {
-            Some(stmt) => Ok(user::Model::find_by_statement(stmt).all(txn).await?),
-            None => Ok(Vec::new()),
-        }
-    }
-
     /// The UPDATE that applies the moves, returning the moved rows; `None`
     /// when nothing moves.
     pub fn stmt(self, backend: DbBackend) -> Option<Statement> {
@@ -203,29 +196,35 @@ impl Counters {
         self.push_update(&mut sql).then(|| sql.build())
     }
 
-    /// The statements of `write` (which pushes one INSERT or DELETE) and of
-    /// the moves it causes. On PostgreSQL one statement, the write in a
-    /// data-modifying CTE (the rows are locked and the decision made
-    /// already, so nothing in the UPDATE depends on the write's outcome):
-    /// a round trip less per write. On SQLite, which has no writes in
-    /// CTEs, two. Rows come back from the UPDATE only.
-    pub fn stmts_after(self, backend: DbBackend, write: &(dyn Fn(&mut Sql) + Sync)) -> Vec<Statement> {
-        let mut first = Sql::new(backend);
-        if backend == DbBackend::Postgres {
-            first.push("WITH w AS (");
-            write(&mut first);
-            first.push(") ");
-            return match self.push_update(&mut first) {
-                true => vec![first.build()],
-                false => {
-                    let mut alone = Sql::new(backend);
-                    write(&mut alone);
-                    vec![alone.build()]
-                }
-            };
+    /// The statements of `writes` (each pushes one INSERT, UPDATE or
+    /// DELETE, none depending on another's outcome) and of the moves they
+    /// cause. On PostgreSQL one statement, the writes in data-modifying
+    /// CTEs (the rows are locked and the decision made already, so nothing
+    /// in the UPDATE depends on them): a round trip less per write. On
+    /// SQLite, which has no writes in CTEs, one each. Rows come back from
+    /// the UPDATE only.
+    pub fn stmts_after(self, backend: DbBackend, writes: &[&(dyn Fn(&mut Sql) + Sync)]) -> Vec<Statement> {
+        if backend == DbBackend::Postgres && !writes.is_empty() {
+            let mut sql = Sql::new(backend);
+            for (i, write) in writes.iter().enumerate() {
+                sql.push(&format!("{}w{i} AS (", if i == 0 { "WITH " } else { ", " }));
+                write(&mut sql);
+                sql.push(")");
+            }
+            sql.push(" ");
+            if !self.push_update(&mut sql) {
+                sql.push("SELECT * FROM users WHERE 1 = 0");
+            }
+            return vec![sql.build()];
         }
-        write(&mut first);
-        let mut stmts = vec![first.build()];
+        let mut stmts: Vec<Statement> = writes
+            .iter()
+            .map(|write| {
+                let mut sql = Sql::new(backend);
+                write(&mut sql);
+                sql.build()
+            })
+            .collect();
         stmts.extend(self.stmt(backend));
         stmts
     }
@@ -290,8 +289,8 @@ async fn open(
 }
 
 /// Commits and assembles the outcome: rows the counters moved replace the
-/// locked ones. `write`, if any, is the write the counters move for, run
-/// with them ([`Counters::stmts_after`]).
+/// locked ones. `writes` are the writes the counters move for, run with
+/// them ([`Counters::stmts_after`]).
 async fn close(
     txn: DatabaseTransaction,
     viewer: UserId,
@@ -299,18 +298,12 @@ async fn close(
     mut users: HashMap<UserId, user::Model>,
     relationships: HashMap<UserId, Relationship>,
     counters: Counters,
-    write: Option<&(dyn Fn(&mut Sql) + Sync)>,
+    writes: &[&(dyn Fn(&mut Sql) + Sync)],
 ) -> StoreResult<Written> {
-    let moved = match write {
-        Some(write) => {
-            let mut rows = Vec::new();
-            for stmt in counters.stmts_after(txn.get_database_backend(), write) {
-                rows.extend(user::Model::find_by_statement(stmt).all(&txn).await?);
-            }
-            rows
-        }
-        None => counters.apply(&txn).await?,
-    };
+    let mut moved = Vec::new();
+    for stmt in counters.stmts_after(txn.get_database_backend(), writes) {
+        moved.extend(user::Model::find_by_statement(stmt).all(&txn).await?);
+    }
     for row in moved {
         users.insert(row.id, row);
     }
@@ -328,11 +321,23 @@ async fn close(
 /// OPEN at once, APPROVAL by a request, CLOSED refused. Already following
 /// or already requested: left as it is. Checks every target before writing
 /// anything: one unknown, CLOSED or blocked target fails the whole call.
-pub async fn follow(db: &DatabaseConnection, viewer: UserId, targets: &[UserId]) -> StoreResult<Written> {
-    retrying(|| follow_once(db, viewer, targets)).await
+/// Each new follow copies the account's newest posts into the viewer's
+/// timeline (at most `delivery.cap`).
+pub async fn follow(
+    db: &DatabaseConnection,
+    viewer: UserId,
+    targets: &[UserId],
+    delivery: Delivery,
+) -> StoreResult<Written> {
+    retrying(|| follow_once(db, viewer, targets, delivery)).await
 }
 
-async fn follow_once(db: &DatabaseConnection, viewer: UserId, targets: &[UserId]) -> StoreResult<Written> {
+async fn follow_once(
+    db: &DatabaseConnection,
+    viewer: UserId,
+    targets: &[UserId],
+    delivery: Delivery,
+) -> StoreResult<Written> {
     let (txn, users, mut relationships) = open(db, viewer, targets).await?;
     let (mut follows, mut requests) = (Vec::new(), Vec::new());
     for target in targets {
@@ -366,10 +371,13 @@ async fn follow_once(db: &DatabaseConnection, viewer: UserId, targets: &[UserId]
         let rel = relationships.entry(*target).or_default();
         (rel.following, rel.followed_at, rel.hidden_from_feed) = (true, Some(at), false);
     }
-    // The follows are written with the counters they move.
+    // The follows are written with the counters they move, and the
+    // followed accounts' newest posts copied into the viewer's timeline.
     let write = |sql: &mut Sql| push_insert_pairs(sql, FOLLOWS, viewer, &follows, at);
-    let write: Option<&(dyn Fn(&mut Sql) + Sync)> = (!follows.is_empty()).then_some(&write);
-    close(txn, viewer, targets, users, relationships, counters, write).await
+    let floor = |sql: &mut Sql| timeline::push_backfill_floor(sql, viewer, &follows, delivery.cap);
+    let copy = |sql: &mut Sql| timeline::push_backfill_copy(sql, viewer, &follows, delivery.cap);
+    let writes: &[&(dyn Fn(&mut Sql) + Sync)] = if follows.is_empty() { &[] } else { &[&write, &floor, &copy] };
+    close(txn, viewer, targets, users, relationships, counters, writes).await
 }
 
 /// `INSERT INTO <into> VALUES (viewer, other, at), ...` in one statement.
@@ -431,10 +439,12 @@ async fn unfollow_once(db: &DatabaseConnection, viewer: UserId, targets: &[UserI
         let rel = relationships.entry(*target).or_default();
         (rel.following, rel.followed_at, rel.hidden_from_feed) = (false, None, false);
     }
-    // The follows end with the counters they move.
+    // The follows end with the counters they move, and their posts leave
+    // the viewer's timeline.
     let write = |sql: &mut Sql| push_delete_pairs(sql, "follows", "follower_id", "followed_id", viewer, &ended);
-    let write: Option<&(dyn Fn(&mut Sql) + Sync)> = (!ended.is_empty()).then_some(&write);
-    close(txn, viewer, targets, users, relationships, counters, write).await
+    let remove = |sql: &mut Sql| timeline::push_remove_authors(sql, viewer, &ended);
+    let writes: &[&(dyn Fn(&mut Sql) + Sync)] = if ended.is_empty() { &[] } else { &[&write, &remove] };
+    close(txn, viewer, targets, users, relationships, counters, writes).await
 }
 
 /// `DELETE FROM <table> WHERE <mine> = viewer AND <theirs> IN (others)`.
@@ -481,30 +491,36 @@ async fn remove_follower_once(db: &DatabaseConnection, viewer: UserId, follower:
     let rel = relationships.entry(follower).or_default();
     if rel.followed_by {
         delete_pairs(&txn, "follows", "followed_id", "follower_id", viewer, &[follower]).await?;
+        timeline::remove_authors(&txn, follower, &[viewer]).await?;
         counters.edge(follower, viewer, -1);
         rel.followed_by = false;
     }
-    close(txn, viewer, &[follower], users, relationships, counters, None).await
+    close(txn, viewer, &[follower], users, relationships, counters, &[]).await
 }
 
 /// Turns `requester`'s pending request into a follow of the viewer, dated
 /// now. NOT_FOUND without a pending request.
-pub async fn approve(db: &DatabaseConnection, viewer: UserId, requester: UserId) -> StoreResult<Written> {
-    retrying(|| answer_once(db, viewer, requester, true)).await
+pub async fn approve(
+    db: &DatabaseConnection,
+    viewer: UserId,
+    requester: UserId,
+    delivery: Delivery,
+) -> StoreResult<Written> {
+    retrying(|| answer_once(db, viewer, requester, Some(delivery))).await
 }
 
 /// Drops `requester`'s pending request. NOT_FOUND without one.
 pub async fn reject(db: &DatabaseConnection, viewer: UserId, requester: UserId) -> StoreResult<Written> {
-    retrying(|| answer_once(db, viewer, requester, false)).await
+    retrying(|| answer_once(db, viewer, requester, None)).await
 }
 
-/// Takes `requester`'s pending request off the list, and when `approved`
-/// makes it a follow (counters move).
+/// Takes `requester`'s pending request off the list, and when approved
+/// (a `delivery` is given) makes it a follow (counters move).
 async fn answer_once(
     db: &DatabaseConnection,
     viewer: UserId,
     requester: UserId,
-    approved: bool,
+    approved: Option<Delivery>,
 ) -> StoreResult<Written> {
     let (txn, users, mut relationships) = open(db, viewer, &[requester]).await?;
     let rel = relationships.entry(requester).or_default();
@@ -514,12 +530,13 @@ async fn answer_once(
     delete_pairs(&txn, "follow_requests", "target_id", "requester_id", viewer, &[requester]).await?;
     rel.requested_by = false;
     let mut counters = Counters::default();
-    if approved {
+    if let Some(delivery) = approved {
+        timeline::backfill(&txn, requester, &[viewer], delivery.cap).await?;
         insert_pairs(&txn, FOLLOWS, requester, &[viewer], now()).await?;
         counters.edge(requester, viewer, 1);
         rel.followed_by = true;
     }
-    close(txn, viewer, &[requester], users, relationships, counters, None).await
+    close(txn, viewer, &[requester], users, relationships, counters, &[]).await
 }
 
 /// Blocks `target`: ends follows and requests both ways (counters move),
@@ -546,11 +563,13 @@ async fn block_once(db: &DatabaseConnection, viewer: UserId, target: UserId) -> 
         sql.push("), (").bind(target).push(", ").bind(viewer).push("))");
         txn.execute_raw(sql.build()).await?;
     }
+    timeline::remove_authors(&txn, viewer, &[target]).await?;
+    timeline::remove_authors(&txn, target, &[viewer]).await?;
     if !rel.blocking {
         insert_pairs(&txn, "blocks (blocker_id, blocked_id, created_at)", viewer, &[target], now()).await?;
     }
     *rel = Relationship { blocking: true, blocked_by: rel.blocked_by, ..Default::default() };
-    close(txn, viewer, &[target], users, relationships, counters, None).await
+    close(txn, viewer, &[target], users, relationships, counters, &[]).await
 }
 
 /// Lifts the viewer's block of `target`. Idempotent; nothing else returns
@@ -566,19 +585,22 @@ async fn unblock_once(db: &DatabaseConnection, viewer: UserId, target: UserId) -
         delete_pairs(&txn, "blocks", "blocker_id", "blocked_id", viewer, &[target]).await?;
         rel.blocking = false;
     }
-    close(txn, viewer, &[target], users, relationships, Counters::default(), None).await
+    close(txn, viewer, &[target], users, relationships, Counters::default(), &[]).await
 }
 
 /// Changes the viewer's follow of `target`: `hidden` sets its
 /// `hidden_from_feed` (None leaves it). NOT_FOUND when the viewer does not
 /// follow `target`.
+/// Hiding takes the account's posts out of the viewer's timeline; showing
+/// it again copies them back in.
 pub async fn update_follow(
     db: &DatabaseConnection,
     viewer: UserId,
     target: UserId,
     hidden: Option<bool>,
+    delivery: Delivery,
 ) -> StoreResult<Written> {
-    retrying(|| update_follow_once(db, viewer, target, hidden)).await
+    retrying(|| update_follow_once(db, viewer, target, hidden, delivery)).await
 }
 
 async fn update_follow_once(
@@ -586,6 +608,7 @@ async fn update_follow_once(
     viewer: UserId,
     target: UserId,
     hidden: Option<bool>,
+    delivery: Delivery,
 ) -> StoreResult<Written> {
     let (txn, users, mut relationships) = open(db, viewer, &[target]).await?;
     let rel = relationships.entry(target).or_default();
@@ -593,7 +616,7 @@ async fn update_follow_once(
         return Err(StoreError::NotFound("you do not follow this account"));
     }
     let Some(hidden) = hidden else {
-        return close(txn, viewer, &[target], users, relationships, Counters::default(), None).await;
+        return close(txn, viewer, &[target], users, relationships, Counters::default(), &[]).await;
     };
     let mut sql = Sql::new(txn.get_database_backend());
     sql.push("UPDATE follows SET hidden_from_feed = ")
@@ -603,8 +626,13 @@ async fn update_follow_once(
         .push(" AND followed_id = ")
         .bind(target);
     txn.execute_raw(sql.build()).await?;
+    if hidden && !rel.hidden_from_feed {
+        timeline::remove_authors(&txn, viewer, &[target]).await?;
+    } else if !hidden && rel.hidden_from_feed {
+        timeline::backfill(&txn, viewer, &[target], delivery.cap).await?;
+    }
     rel.hidden_from_feed = hidden;
-    close(txn, viewer, &[target], users, relationships, Counters::default(), None).await
+    close(txn, viewer, &[target], users, relationships, Counters::default(), &[]).await
 }
 
 /// A change to the viewer's profile: each field given is set, the others
@@ -713,6 +741,7 @@ async fn delete_account_once(db: &DatabaseConnection, viewer: UserId) -> StoreRe
         sql.push(&format!("UPDATE users SET {column} = {column} - 1 WHERE id IN ({of}")).bind(viewer).push(")");
         txn.execute_raw(sql.build()).await?;
     }
+    timeline::remove_account(&txn, viewer).await?;
     let mut sql = Sql::new(backend);
     sql.push("DELETE FROM users WHERE id = ").bind(viewer);
     txn.execute_raw(sql.build()).await?;

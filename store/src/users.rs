@@ -93,6 +93,8 @@ pub async fn sign_up(db: &DatabaseConnection, new: NewUser<'_>, token: &TokenHas
     session::ActiveModel { token_hash: Set(token.0.clone()), user_id: Set(user.id), created_at: Set(now()) }
         .insert(&txn)
         .await?;
+    // A new account follows no one: its timeline starts empty and complete.
+    txn.execute_raw(crate::timeline::start_stmt(txn.get_database_backend(), user.id)).await?;
     txn.commit().await?;
     Ok(user)
 }

@@ -5,7 +5,7 @@ use futures::future::join_all;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 
 const FOLLOW: &str = "mutation($u: ID!) { follow(userId: $u) { user { id } } }";
 const UNFOLLOW: &str = "mutation($u: ID!) { unfollow(userId: $u) { user { id } } }";
@@ -88,10 +88,20 @@ async fn recount_repairs_counters() {
 /// follow or request outlives a block or its policy.
 #[tokio::test]
 async fn counters_stay_exact_through_every_relationship_path() {
-    let app = spawn_app().await;
+    // Timelines on, with posts of authors with 3 or more followers queued
+    // for the background and a cap of 5 (the trimmer runs meanwhile).
+    let app = spawn_app_with(|c| {
+        c.feed_timelines = true;
+        c.feed_sync_fanout = 3;
+        c.feed_timeline_cap = 5;
+    })
+    .await;
     let mut people = Vec::new();
+    let mut posts = Vec::new();
     for i in 0..14 {
-        people.push(app.sign_up(&format!("mixed{i:02}")).await);
+        let (token, id) = app.sign_up(&format!("mixed{i:02}")).await;
+        posts.push(vec![app.post(&token, "early 1").await, app.post(&token, "early 2").await]);
+        people.push((token, id));
     }
     for (token, _) in &people[..4] {
         app.ok(Some(token), "mutation { updateProfile(input: { followPolicy: APPROVAL }) { id } }", json!({})).await;
@@ -111,7 +121,7 @@ async fn counters_stay_exact_through_every_relationship_path() {
         };
         let (token, _) = &people[who];
         let (_, target) = &people[rng.gen_range(0..people.len())];
-        let (query, vars) = match (n, rng.gen_range(0..12)) {
+        let (query, vars) = match (n, rng.gen_range(0..15)) {
             (150 | 300, _) => {
                 let name = format!("mixed{who:02}");
                 (delete.to_owned(), json!({ "p": format!("password-{name}") }))
@@ -131,10 +141,19 @@ async fn counters_stay_exact_through_every_relationship_path() {
                 let p = ["OPEN", "APPROVAL", "CLOSED"][rng.gen_range(0..3)];
                 (policy.to_owned(), json!({ "p": p }))
             }
-            _ => (
+            (_, 11) => (
                 one("updateFollow").replace("(userId: $u)", "(userId: $u, input: { hiddenFromFeed: true })"),
                 json!({ "u": target }),
             ),
+            (_, 12) => (
+                one("updateFollow").replace("(userId: $u)", "(userId: $u, input: { hiddenFromFeed: false })"),
+                json!({ "u": target }),
+            ),
+            (_, 13) => ("mutation { createPost(input: { body: \"storm\" }) { id } }".to_owned(), json!({})),
+            _ => {
+                let id = &posts[who][rng.gen_range(0..2)];
+                ("mutation($id: ID!) { deletePost(id: $id) }".to_owned(), json!({ "id": id }))
+            }
         };
         // A burst of 400 on a pool of 8 sheds load with SERVICE_UNAVAILABLE
         // (no connection within the acquire timeout) and Retry-After: the
@@ -178,4 +197,24 @@ async fn counters_stay_exact_through_every_relationship_path() {
         "SELECT COUNT(*) FROM follow_requests r JOIN users u ON u.id = r.target_id WHERE u.follow_policy <> 'APPROVAL'";
     assert_eq!(app.scalar(unsettled).await, 0, "no request left pending under OPEN or CLOSED");
     assert_eq!(app.scalar("SELECT COUNT(*) FROM users").await, 12, "two accounts deleted");
+
+    // Every timeline holds exactly the posts above its floor of the
+    // accounts its viewer follows and shows, once the queue is delivered.
+    for _ in 0..100 {
+        if app.scalar("SELECT COUNT(*) FROM timeline_pending").await == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM timeline_pending").await, 0, "the queue was delivered");
+    let missing =
+        "SELECT COUNT(*) FROM timelines t JOIN follows f ON f.follower_id = t.viewer_id AND NOT f.hidden_from_feed \
+        JOIN posts p ON p.user_id = f.followed_id AND p.created_at > t.floor_at \
+        WHERE NOT EXISTS (SELECT 1 FROM timeline_entries e WHERE e.viewer_id = t.viewer_id AND e.post_id = p.id)";
+    assert_eq!(app.scalar(missing).await, 0, "no post missing from a timeline");
+    let stale = "SELECT COUNT(*) FROM timeline_entries e JOIN timelines t ON t.viewer_id = e.viewer_id \
+        WHERE e.created_at > t.floor_at AND NOT EXISTS (SELECT 1 FROM follows f JOIN posts p ON p.id = e.post_id \
+        WHERE f.follower_id = e.viewer_id AND f.followed_id = e.author_id AND p.user_id = e.author_id AND NOT f.hidden_from_feed)";
+    assert_eq!(app.scalar(stale).await, 0, "no entry of a post deleted or of an account not followed or hidden");
+    assert!(app.scalar("SELECT COUNT(*) FROM timeline_entries").await > 0, "the timelines hold something");
 }

@@ -5,12 +5,18 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
+use sea_orm::ConnectionTrait;
+
 use crate::helpers::{spawn_app, spawn_app_with, strings, TestApp};
 
 /// Runs a feed scenario once per way the server can read a feed, which must
-/// all give the same answers: the per-followee merge (the default for few
-/// followees), the newest-posts walk, and the walk with a window so small
-/// that it must fall back to the merge.
+/// all give the same answers: the live per-followee merge (the default for
+/// few followees), the live newest-posts walk, the walk with a window so
+/// small that it must fall back to the merge; the materialized timeline
+/// (store/src/timeline.rs); and the timeline capped at 2 entries with every
+/// post of an author with a follower queued for the background, so pages
+/// reach below its floor (and fall back to the live read) and posts are
+/// read from the queue while they are being copied.
 macro_rules! each_feed_plan {
     ($scenario:ident) => {
         mod $scenario {
@@ -26,6 +32,14 @@ macro_rules! each_feed_plan {
             async fn window_too_small_falls_back() {
                 super::$scenario(super::spawn_with_plan(0, 3).await).await
             }
+            #[tokio::test]
+            async fn timeline() {
+                super::$scenario(super::spawn_with_timelines(800, 1000).await).await
+            }
+            #[tokio::test]
+            async fn timeline_capped_and_queued() {
+                super::$scenario(super::spawn_with_timelines(2, 1).await).await
+            }
         }
     };
 }
@@ -34,6 +48,15 @@ async fn spawn_with_plan(broad_following: i64, window: i64) -> TestApp {
     spawn_app_with(|c| {
         c.feed_broad_following = broad_following;
         c.feed_window = window;
+    })
+    .await
+}
+
+async fn spawn_with_timelines(cap: i64, sync_fanout: i64) -> TestApp {
+    spawn_app_with(|c| {
+        c.feed_timelines = true;
+        c.feed_timeline_cap = cap;
+        c.feed_sync_fanout = sync_fanout;
     })
     .await
 }
@@ -222,6 +245,120 @@ async fn polling_with_last_and_before(app: TestApp) {
     assert_eq!(all.len(), 25);
 }
 
+each_feed_plan!(exact_after_every_relationship_change);
+/// The feed, read page by page forwards and backwards, is exact at once
+/// after each change to what it holds: follows (of accounts with more
+/// older posts than the capped timeline keeps), an approved request,
+/// hiding and showing a followee, a post and its deletion, removeFollower,
+/// a block, an unfollow and an account's deletion.
+async fn exact_after_every_relationship_change(app: TestApp) {
+    let (me, me_id) = app.sign_up("reader").await;
+    let mut people = Vec::new();
+    for name in ["ann", "bob", "cyd", "dee"] {
+        let (token, id) = app.sign_up(name).await;
+        for i in 0..4 {
+            app.post(&token, &format!("{name} {i}")).await;
+        }
+        people.push((token, id));
+    }
+    app.post(&me, "mine").await;
+    let [ann, bob, cy, dee] = [&people[0], &people[1], &people[2], &people[3]];
+    // The whole feed, newest first, given whose posts it shows; "ann
+    // later" is posted after "mine".
+    let feed_of = |shown: &[&str], ann_later: bool| -> Vec<String> {
+        let mut want = Vec::new();
+        if ann_later && shown.contains(&"ann") {
+            want.push("ann later".to_owned());
+        }
+        want.push("mine".to_owned());
+        for name in ["dee", "cyd", "bob", "ann"] {
+            if shown.contains(&name) {
+                want.extend((0..4).rev().map(|i| format!("{name} {i}")));
+            }
+        }
+        want
+    };
+    let check = |want: Vec<String>, step: &'static str| {
+        let (app, me) = (&app, &me);
+        async move {
+            let mut seen = Vec::new();
+            let mut after = Value::Null;
+            loop {
+                let page = feed(app, me, json!({ "first": 3, "after": after })).await;
+                seen.extend(strings(&page["edges"], "/node/body"));
+                assert!(seen.len() <= want.len() + 3, "{step}: {seen:?}");
+                if page["pageInfo"]["hasNextPage"] == false {
+                    break;
+                }
+                after = page["pageInfo"]["endCursor"].clone();
+            }
+            assert_eq!(seen, want, "{step}: forwards by 3");
+            let mut back: Vec<String> = Vec::new();
+            let mut before = Value::Null;
+            loop {
+                let page = feed(app, me, json!({ "last": 2, "before": before })).await;
+                let mut got = strings(&page["edges"], "/node/body");
+                got.extend(back);
+                back = got;
+                assert!(back.len() <= want.len() + 2, "{step}: {back:?}");
+                if page["pageInfo"]["hasPreviousPage"] == false {
+                    break;
+                }
+                before = page["pageInfo"]["startCursor"].clone();
+            }
+            assert_eq!(back, want, "{step}: backwards by 2");
+        }
+    };
+    check(feed_of(&[], false), "start").await;
+
+    app.follow(&me, &ann.1).await;
+    check(feed_of(&["ann"], false), "followed ann").await;
+
+    // bob asks for approval; the request shows nothing, the approval all.
+    app.ok(Some(&bob.0), "mutation { updateProfile(input: { followPolicy: APPROVAL }) { id } }", json!({})).await;
+    app.follow(&me, &bob.1).await;
+    check(feed_of(&["ann"], false), "requested bob").await;
+    let approve = "mutation($u: ID!) { approveFollowRequest(userId: $u) { status } }";
+    app.ok(Some(&bob.0), approve, json!({ "u": me_id })).await;
+    check(feed_of(&["ann", "bob"], false), "bob approved").await;
+
+    // ann hidden (and posting meanwhile), then shown again.
+    let hide = "mutation($u: ID!, $h: Boolean) { updateFollow(userId: $u, input: { hiddenFromFeed: $h }) { status } }";
+    app.ok(Some(&me), hide, json!({ "u": ann.1, "h": true })).await;
+    check(feed_of(&["bob"], false), "ann hidden").await;
+    app.post(&ann.0, "ann later").await;
+    check(feed_of(&["bob"], true), "ann posted while hidden").await;
+    app.ok(Some(&me), hide, json!({ "u": ann.1, "h": false })).await;
+    check(feed_of(&["ann", "bob"], true), "ann shown again").await;
+
+    // A post, then its deletion.
+    let id = app.post(&bob.0, "bob new").await;
+    let mut want = feed_of(&["ann", "bob"], true);
+    want.insert(0, "bob new".to_owned());
+    check(want, "bob posted").await;
+    app.ok(Some(&bob.0), "mutation($id: ID!) { deletePost(id: $id) }", json!({ "id": id })).await;
+    check(feed_of(&["ann", "bob"], true), "bob deleted it").await;
+
+    app.follow(&cy.0, &me_id).await;
+    app.follow(&me, &cy.1).await;
+    app.follow(&me, &dee.1).await;
+    check(feed_of(&["ann", "bob", "cyd", "dee"], true), "followed cy and dee").await;
+
+    let remove = "mutation($u: ID!) { removeFollower(userId: $u) { status } }";
+    app.ok(Some(&dee.0), remove, json!({ "u": me_id })).await;
+    check(feed_of(&["ann", "bob", "cyd"], true), "dee removed me").await;
+
+    app.ok(Some(&me), "mutation($u: ID!) { block(userId: $u) { status } }", json!({ "u": cy.1 })).await;
+    check(feed_of(&["ann", "bob"], true), "blocked cy").await;
+
+    app.ok(Some(&me), "mutation($u: ID!) { unfollow(userId: $u) { status } }", json!({ "u": bob.1 })).await;
+    check(feed_of(&["ann"], true), "unfollowed bob").await;
+
+    let delete = "mutation($p: String!) { deleteAccount(input: { password: $p }) }";
+    app.ok(Some(&ann.0), delete, json!({ "p": "password-ann" })).await;
+    check(feed_of(&[], true), "ann deleted her account").await;
+}
+
 #[tokio::test]
 async fn user_posts_page_and_count() {
     let app = spawn_app().await;
@@ -273,4 +410,62 @@ async fn feed_plans_run_the_statements_they_claim() {
         assert_eq!(sql.contains(") recent WHERE"), walk, "walk with ({broad}, {window}):\n{sql}");
         assert_eq!(sql.contains("UNION ALL SELECT CAST("), merge, "merge with ({broad}, {window}):\n{sql}");
     }
+}
+
+/// The timeline read answers by itself (one statement, no live plan), and
+/// a page below a capped timeline's floor falls back to the live read.
+#[tokio::test]
+async fn the_timeline_answers_and_falls_back_below_its_floor() {
+    let app = spawn_with_timelines(3, 1000).await;
+    let (me, _) = app.sign_up("reader").await;
+    let (author, author_id) = app.sign_up("writer").await;
+    for i in 0..5 {
+        app.post(&author, &format!("p{i}")).await;
+    }
+    app.follow(&me, &author_id).await;
+    let before = app.statements();
+    let page = feed(&app, &me, json!({ "first": 2 })).await;
+    assert_eq!(strings(&page["edges"], "/node/body"), ["p4", "p3"]);
+    let sql = app.statements_since(before);
+    assert_eq!(sql.len(), 2, "the session and the timeline read: {sql:?}");
+    assert!(sql[1].contains("FROM timelines t LEFT JOIN"), "{sql:?}");
+    // The follow copied the 3 newest posts: p1 is below the floor.
+    let before = app.statements();
+    let next = feed(&app, &me, json!({ "first": 3, "after": page["pageInfo"]["endCursor"] })).await;
+    assert_eq!(strings(&next["edges"], "/node/body"), ["p2", "p1", "p0"]);
+    let sql = app.statements_since(before).join("\n");
+    assert!(sql.contains("FROM timelines t LEFT JOIN") && sql.contains("UNION ALL SELECT CAST("), "{sql}");
+}
+
+/// An account without a timeline (loaded in bulk, or from before them) is
+/// read live at first, and its timeline is built off the request: later
+/// reads use it, and it holds exactly the feed.
+#[tokio::test]
+async fn a_missing_timeline_is_built_after_the_first_read() {
+    let app = spawn_with_timelines(800, 1000).await;
+    let (me, _) = app.sign_up("reader").await;
+    let (author, author_id) = app.sign_up("writer").await;
+    app.follow(&me, &author_id).await;
+    for i in 0..4 {
+        app.post(&author, &format!("p{i}")).await;
+    }
+    let drop_timeline = "DELETE FROM timelines WHERE viewer_id = (SELECT id FROM users WHERE username = 'reader')";
+    app.db.execute_unprepared(drop_timeline).await.unwrap();
+    let before = app.statements();
+    assert_eq!(feed_bodies(&app, &me).await, ["p3", "p2", "p1", "p0"]);
+    let sql = app.statements_since(before).join("\n");
+    assert!(sql.contains("UNION ALL SELECT CAST("), "read live while there is no timeline:\n{sql}");
+    let mut built = false;
+    for _ in 0..100 {
+        let before = app.statements();
+        assert_eq!(feed_bodies(&app, &me).await, ["p3", "p2", "p1", "p0"]);
+        if !app.statements_since(before).join("\n").contains("UNION ALL SELECT CAST(") {
+            built = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(built, "the timeline was never built");
+    app.post(&author, "p4").await;
+    assert_eq!(feed_bodies(&app, &me).await, ["p4", "p3", "p2", "p1", "p0"]);
 }

@@ -247,6 +247,10 @@ pub async fn spawn_on(db_url: String, database: TestDatabase, configure: impl Fn
     // Statement counts include each request's session lookup; the session
     // cache (tests/api/sessions.rs) is tested on its own.
     config.session_cache_secs = 0;
+    // Feeds are read live, and no trimmer or sweep runs in the background
+    // (it would add to the counts); tests/api/feed.rs runs every scenario
+    // under the timeline read as well. Writes keep timelines either way.
+    config.feed_timelines = false;
     configure(&mut config);
     let mut db = api::connect_and_migrate(&config).await.expect("connect and migrate");
     // Count every statement the server runs from here on.

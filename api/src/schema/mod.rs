@@ -19,6 +19,9 @@ mod user;
 
 use async_graphql::{Context, EmptySubscription, Schema, SchemaBuilder};
 use store::feed::FeedPlan;
+use store::timeline::Delivery;
+
+use crate::timelines::Timelines;
 use store::DatabaseConnection;
 
 use crate::auth::{GuardLimits, SignInGuard, Viewer};
@@ -35,7 +38,7 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 /// viewer, the loaders) is attached to each request by the HTTP layer.
 pub fn build(db: DatabaseConnection, config: &Config) -> AppSchema {
     builder()
-        .data(db)
+        .data(db.clone())
         .data(SignInGuard::new(GuardLimits {
             pair_max_failures: config.signin_max_failures,
             address_max_failures: config.address_max_failures,
@@ -43,7 +46,12 @@ pub fn build(db: DatabaseConnection, config: &Config) -> AppSchema {
             window: std::time::Duration::from_secs(config.signin_window_secs),
             sign_up_window: std::time::Duration::from_secs(config.sign_up_window_secs),
         }))
-        .data(FeedPlan::new(config.feed_broad_following, config.feed_window))
+        .data(FeedPlan::new(config.feed_broad_following, config.feed_window, config.feed_timelines))
+        .data(Timelines::start(
+            db.clone(),
+            Delivery { sync_limit: config.feed_sync_fanout, cap: config.feed_timeline_cap.max(1) },
+            config.feed_timelines,
+        ))
         .limit_depth(config.max_query_depth)
         .limit_complexity(config.max_query_complexity)
         .finish()

@@ -174,7 +174,11 @@ impl Mutation {
     ) -> ApiResult<Post> {
         let viewer = viewer(ctx)?.require()?.user.id;
         let body = validate::post_body(&input.body)?;
-        let post = store::posts::create(db(ctx)?, viewer, body).await?;
+        let timelines = data::<Arc<crate::timelines::Timelines>>(ctx)?;
+        let (post, queued) = store::posts::create(db(ctx)?, viewer, body, timelines.delivery).await?;
+        if queued {
+            timelines.deliver();
+        }
         loaders(ctx)?.forget();
         Ok(Post(post))
     }
@@ -206,7 +210,7 @@ impl Mutation {
         user_id: ID,
     ) -> ApiResult<FollowPayload> {
         let (me, target) = (me(ctx)?, other(ctx, &user_id, "follow")?);
-        one(ctx, relationships::follow(db(ctx)?, me, &[target]).await?).await
+        one(ctx, relationships::follow(db(ctx)?, me, &[target], delivery(ctx)?).await?).await
     }
 
     /// Ends the viewer's follow, or cancels their pending request. Idempotent: unfollowing someone not followed succeeds and changes nothing.
@@ -228,7 +232,7 @@ impl Mutation {
         user_ids: Vec<ID>,
     ) -> ApiResult<Vec<FollowPayload>> {
         let (me, targets) = (me(ctx)?, others(ctx, &user_ids, "follow")?);
-        many(ctx, relationships::follow(db(ctx)?, me, &targets).await?).await
+        many(ctx, relationships::follow(db(ctx)?, me, &targets, delivery(ctx)?).await?).await
     }
 
     /// Unfollows (or cancels the request to) each account like `unfollow`, in one transaction, with the rules of followMany.
@@ -250,7 +254,7 @@ impl Mutation {
         user_id: ID,
     ) -> ApiResult<FollowPayload> {
         let (me, requester) = (me(ctx)?, other(ctx, &user_id, "approve")?);
-        one(ctx, relationships::approve(db(ctx)?, me, requester).await?).await
+        one(ctx, relationships::approve(db(ctx)?, me, requester, delivery(ctx)?).await?).await
     }
 
     /// Drops the account's pending request. NOT_FOUND without a pending request.
@@ -306,7 +310,8 @@ impl Mutation {
         #[graphql(desc = "The settings to change; those left out stay as they are.")] input: UpdateFollowInput,
     ) -> ApiResult<FollowPayload> {
         let (me, target) = (me(ctx)?, other(ctx, &user_id, "update a follow of")?);
-        one(ctx, relationships::update_follow(db(ctx)?, me, target, input.hidden_from_feed).await?).await
+        one(ctx, relationships::update_follow(db(ctx)?, me, target, input.hidden_from_feed, delivery(ctx)?).await?)
+            .await
     }
 
     /// Saves the viewer's reading position in the feed (one per user, shared by all their devices; the last one saved wins). `cursor` is a feed cursor; malformed is BAD_USER_INPUT.
@@ -399,4 +404,9 @@ async fn many(ctx: &Context<'_>, written: Written) -> ApiResult<Vec<FollowPayloa
             viewer: User::new(viewer.clone()),
         })
         .collect())
+}
+
+/// How this server's writes deliver posts to timelines.
+fn delivery(ctx: &Context<'_>) -> ApiResult<store::timeline::Delivery> {
+    Ok(data::<Arc<crate::timelines::Timelines>>(ctx)?.delivery)
 }

@@ -1,5 +1,7 @@
 //! The `Query` root.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Object, ID};
 use store::feed::FeedPlan;
 
@@ -14,6 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::{decode_post, NodeId};
 use crate::loaders::{PostById, RelationshipWith, UserById};
 use crate::pagination::page_request;
+use crate::timelines::Timelines;
 
 pub struct Query;
 
@@ -124,7 +127,11 @@ impl Query {
         let me = &viewer(ctx)?.require()?.user;
         let page = page_request(first, after.as_deref(), last, before.as_deref())?;
         let plan = *data::<FeedPlan>(ctx)?;
-        let page = store::feed::read(db(ctx)?, me.id, me.following_count, plan, &page).await?;
+        let read = store::feed::read(db(ctx)?, me.id, me.following_count, plan, &page).await?;
+        if read.unbuilt {
+            data::<Arc<Timelines>>(ctx)?.build(me.id);
+        }
+        let page = read.page;
         // The authors came with the posts: `author` needs no query.
         loaders(ctx)?.feed_many(page.items.iter().map(|i| (UserById(i.author.id), i.author.clone()))).await;
         Ok(PostConnection(page.map(|i| i.post)))
@@ -142,7 +149,11 @@ impl Query {
             return Err(ApiError::bad_input("`since` takes a feed cursor"));
         }
         let plan = *data::<FeedPlan>(ctx)?;
-        let n = store::feed::count_newer(db(ctx)?, me.id, me.following_count, plan, since, NEW_POSTS_CAP).await?;
+        let (n, unbuilt) =
+            store::feed::count_newer(db(ctx)?, me.id, me.following_count, plan, since, NEW_POSTS_CAP).await?;
+        if unbuilt {
+            data::<Arc<Timelines>>(ctx)?.build(me.id);
+        }
         Ok(n as i32)
     }
 

@@ -1,0 +1,412 @@
+//! Materialized home timelines: fan-out on write, capped per viewer
+//! (docs/PERFORMANCE.md, "The feed: design and why", has the measurements
+//! that chose it; the migration `..._000006_timelines` the tables).
+//!
+//! Every post is copied into the timeline (`timeline_entries`) of each
+//! follower who has one and shows the author in their feed. For authors
+//! with fewer than [`Delivery::sync_limit`] followers the copies are
+//! written in the post's own transaction; for popular authors the post is
+//! queued (`timeline_pending`) and copied in the background, a batch of
+//! followers at a time ([`deliver_batch`]), and until that finishes the
+//! feed read takes it from the queue ([`crate::feed::timeline_stmt`]): the
+//! feed is exact at once either way, and createPost's answer never waits
+//! for a popular author's followers.
+//!
+//! The rules that keep a timeline exact, each in the write that changes
+//! what it holds, in the same transaction:
+//! - a post is copied (or queued) ([`push_fan_out`]); its deletion takes
+//!   the copies out ([`push_remove_post`]) and the queue's row with it;
+//! - a follow that begins, or is shown again after being hidden, copies the
+//!   account's newest posts in ([`backfill`]); a follow that ends
+//!   (unfollow, removeFollower, block, deleteAccount) or is hidden takes
+//!   them out ([`push_remove_authors`]).
+//!
+//! Races between a post and a follow of its author are settled by the
+//! author's users row: every one of these writes locks it before it reads
+//! what the others write (createPost and deletePost move `posts_count`
+//! first; relationship writes lock both rows; a background batch takes it
+//! FOR SHARE), and on PostgreSQL each later statement sees what committed
+//! while it waited.
+//!
+//! A timeline holds every post of the accounts its viewer follows and
+//! shows that is newer than its `floor_at`, and about [`Delivery::cap`]
+//! entries once trimmed ([`trim`], run in the background): pages reaching
+//! below the floor are read from the live tables. Accounts made by signUp
+//! start with an empty, complete timeline; for accounts without one
+//! (loaded in bulk, or from before this table) the first feed read serves
+//! the live read and asks for a [`build`].
+
+use chrono::{DateTime, Utc};
+use entity::UserId;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+
+use crate::error::StoreResult;
+use crate::sql::Sql;
+use crate::{begin_write, PostId};
+
+/// Default of `--feed-sync-fanout`: followers below which a post's copies
+/// are written in its own transaction (about 5 ms at the limit).
+pub const DEFAULT_SYNC_LIMIT: i64 = 1000;
+/// Default of `--feed-timeline-cap`: entries a timeline keeps once trimmed
+/// (Mastodon keeps 400; pages of 100 and polls fit many times over).
+pub const DEFAULT_CAP: i64 = 800;
+/// Followers a background delivery copies a post to per transaction.
+pub const DELIVERY_BATCH: i64 = 5000;
+
+/// How timelines are written.
+#[derive(Clone, Copy, Debug)]
+pub struct Delivery {
+    /// An author with fewer followers than this has a post's copies
+    /// written with it; others are queued for the background.
+    pub sync_limit: i64,
+    /// Entries a timeline keeps once trimmed, and copies in per account
+    /// followed.
+    pub cap: i64,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery { sync_limit: DEFAULT_SYNC_LIMIT, cap: DEFAULT_CAP }
+    }
+}
+
+/// The floor of a complete timeline: older than any post.
+pub fn no_floor() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
+}
+
+/// Starts an empty, complete timeline for a new account (it follows no
+/// one yet).
+pub fn start_stmt(backend: DbBackend, viewer: UserId) -> Statement {
+    let mut sql = Sql::new(backend);
+    sql.push("INSERT INTO timelines (viewer_id, ready, floor_at) VALUES (")
+        .bind(viewer)
+        .push(", ")
+        .bind(true)
+        .push(", ")
+        .bind(no_floor())
+        .push(")");
+    sql.build()
+}
+
+/// Pushes the fan-out of a new post written in its transaction: one entry
+/// per follower who shows the author and has a timeline.
+pub fn push_fan_out(sql: &mut Sql, author: UserId, post: PostId, at: DateTime<Utc>) {
+    sql.push("INSERT INTO timeline_entries (viewer_id, created_at, post_id, author_id) SELECT f.follower_id, ")
+        .bind(at)
+        .push(", ")
+        .bind(post)
+        .push(", ")
+        .bind(author)
+        .push(" FROM follows f JOIN timelines t ON t.viewer_id = f.follower_id WHERE f.followed_id = ")
+        .bind(author)
+        .push(" AND NOT f.hidden_from_feed");
+}
+
+/// Pushes the queuing of a popular author's new post for [`deliver_batch`].
+pub fn push_enqueue(sql: &mut Sql, author: UserId, post: PostId, at: DateTime<Utc>) {
+    sql.push("INSERT INTO timeline_pending (post_id, author_id, created_at, next_follower) VALUES (")
+        .bind(post)
+        .push(", ")
+        .bind(author)
+        .push(", ")
+        .bind(at)
+        .push(", 0)");
+}
+
+/// Pushes the removal of a deleted post's copies: one primary-key probe
+/// per follower of the author (its row in the queue goes by cascade).
+pub fn push_remove_post(sql: &mut Sql, author: UserId, post: PostId, at: DateTime<Utc>) {
+    sql.push("DELETE FROM timeline_entries WHERE viewer_id IN (SELECT follower_id FROM follows WHERE followed_id = ")
+        .bind(author)
+        .push(" AND NOT hidden_from_feed) AND created_at = ")
+        .bind(at)
+        .push(" AND post_id = ")
+        .bind(post);
+}
+
+/// Pushes the removal of `authors`' posts from `viewer`'s timeline (a
+/// follow ended or hidden). Reads the viewer's entries, at most about
+/// [`Delivery::cap`] once trimmed.
+pub fn push_remove_authors(sql: &mut Sql, viewer: UserId, authors: &[UserId]) {
+    sql.push("DELETE FROM timeline_entries WHERE viewer_id = ")
+        .bind(viewer)
+        .push(" AND author_id IN (")
+        .bind_list(authors)
+        .push(")");
+}
+
+pub fn remove_authors_stmt(backend: DbBackend, viewer: UserId, authors: &[UserId]) -> Statement {
+    let mut sql = Sql::new(backend);
+    push_remove_authors(&mut sql, viewer, authors);
+    sql.build()
+}
+
+pub async fn remove_authors(db: &impl ConnectionTrait, viewer: UserId, authors: &[UserId]) -> StoreResult<()> {
+    if !authors.is_empty() {
+        db.execute_raw(remove_authors_stmt(db.get_database_backend(), viewer, authors)).await?;
+    }
+    Ok(())
+}
+
+/// Removes a deleted account's posts from its followers' timelines
+/// (before the account's rows go).
+pub async fn remove_account(db: &impl ConnectionTrait, account: UserId) -> StoreResult<()> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("DELETE FROM timeline_entries WHERE viewer_id IN (SELECT follower_id FROM follows WHERE followed_id = ")
+        .bind(account)
+        .push(") AND author_id = ")
+        .bind(account);
+    db.execute_raw(sql.build()).await?;
+    Ok(())
+}
+
+/// Copies each of `authors`' newest posts (at most `cap` each, newer than
+/// the floor) into `viewer`'s timeline, if the viewer has one, and raises
+/// the floor above any author's older posts left out.
+pub async fn backfill(db: &impl ConnectionTrait, viewer: UserId, authors: &[UserId], cap: i64) -> StoreResult<()> {
+    if authors.is_empty() {
+        return Ok(());
+    }
+    for stmt in backfill_stmts(db.get_database_backend(), viewer, authors, cap) {
+        db.execute_raw(stmt).await?;
+    }
+    Ok(())
+}
+
+/// [`backfill`]'s statements: on PostgreSQL one (the floor raised in a
+/// data-modifying CTE), on SQLite two.
+pub fn backfill_stmts(backend: DbBackend, viewer: UserId, authors: &[UserId], cap: i64) -> Vec<Statement> {
+    let (mut floor, mut copy) = (Sql::new(backend), Sql::new(backend));
+    if backend == DbBackend::Postgres {
+        floor.push("WITH f AS (");
+        push_backfill_floor(&mut floor, viewer, authors, cap);
+        floor.push(") ");
+        push_backfill_copy(&mut floor, viewer, authors, cap);
+        return vec![floor.build()];
+    }
+    push_backfill_floor(&mut floor, viewer, authors, cap);
+    push_backfill_copy(&mut copy, viewer, authors, cap);
+    vec![floor.build(), copy.build()]
+}
+
+/// Pushes the raising of `viewer`'s floor to the newest post any of
+/// `authors` has beyond its `cap` newest, where that is above it.
+pub fn push_backfill_floor(sql: &mut Sql, viewer: UserId, authors: &[UserId], cap: i64) {
+    sql.push("UPDATE timelines SET floor_at = COALESCE((SELECT MAX(c) FROM (");
+    for (i, author) in authors.iter().enumerate() {
+        sql.push(if i == 0 { "" } else { " UNION ALL " });
+        sql.push("SELECT (SELECT created_at FROM posts WHERE user_id = ")
+            .bind(*author)
+            .push(" ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ")
+            .bind(cap)
+            .push(") AS c");
+    }
+    sql.push(") y WHERE c > timelines.floor_at), floor_at) WHERE viewer_id = ").bind(viewer);
+}
+
+/// Pushes the copy of each of `authors`' newest `cap` posts above the floor
+/// into `viewer`'s timeline, if it has one.
+pub fn push_backfill_copy(sql: &mut Sql, viewer: UserId, authors: &[UserId], cap: i64) {
+    sql.push("INSERT INTO timeline_entries (viewer_id, created_at, post_id, author_id) SELECT * FROM (");
+    for (i, author) in authors.iter().enumerate() {
+        sql.push(if i == 0 { "" } else { " UNION ALL " });
+        sql.push("SELECT * FROM (SELECT t.viewer_id, p.created_at, p.id, p.user_id FROM timelines t JOIN posts p ON p.user_id = ")
+            .bind(*author)
+            .push(" AND p.created_at > t.floor_at WHERE t.viewer_id = ")
+            .bind(viewer)
+            .push(" ORDER BY p.created_at DESC, p.id DESC LIMIT ")
+            .bind(cap)
+            .push(&format!(") b{i}"));
+    }
+    // `WHERE 1 = 1`: SQLite would read `ON CONFLICT` as a join's ON.
+    sql.push(") x WHERE 1 = 1 ON CONFLICT DO NOTHING");
+}
+
+/// Builds the timeline of an account that has none (or a half-built one):
+/// the newest `cap` posts of the accounts it follows and shows, then marks
+/// it ready.
+/// Two transactions: the first makes the (empty, not ready) timeline, so
+/// posts from then on are delivered to it; the second waits for posts in
+/// flight (it locks the followees' rows) and copies what came before.
+/// Idempotent; concurrent builds of one account wait for each other.
+pub async fn build(db: &DatabaseConnection, viewer: UserId, cap: i64) -> StoreResult<()> {
+    let backend = db.get_database_backend();
+    let postgres = backend == DbBackend::Postgres;
+    let txn = begin_write(db).await?;
+    let mut sql = Sql::new(backend);
+    sql.push("INSERT INTO timelines (viewer_id, ready, floor_at) SELECT id, ")
+        .bind(false)
+        .push(", ")
+        .bind(no_floor())
+        .push(" FROM users WHERE id = ")
+        .bind(viewer)
+        .push(" ON CONFLICT (viewer_id) DO NOTHING");
+    txn.execute_raw(sql.build()).await?;
+    txn.commit().await?;
+
+    let txn = begin_write(db).await?;
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT ready FROM timelines WHERE viewer_id = ").bind(viewer);
+    if postgres {
+        sql.push(" FOR UPDATE");
+    }
+    let Some(row) = txn.query_one_raw(sql.build()).await? else {
+        return Ok(()); // the account is gone
+    };
+    if row.try_get::<bool>("", "ready")? {
+        return Ok(());
+    }
+    if postgres {
+        // The viewer's row (their follows change under it) and their
+        // followees' (a post locks its author's row), so every write that
+        // began before the timeline existed has committed.
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT id FROM users WHERE id = ")
+            .bind(viewer)
+            .push(" OR id IN (SELECT followed_id FROM follows WHERE follower_id = ")
+            .bind(viewer)
+            .push(" AND NOT hidden_from_feed) ORDER BY id FOR SHARE");
+        txn.execute_raw(sql.build()).await?;
+    }
+    let mut sql = Sql::new(backend);
+    sql.push("INSERT INTO timeline_entries (viewer_id, created_at, post_id, author_id) SELECT ")
+        .bind(viewer)
+        .push(", created_at, id, user_id FROM (SELECT created_at, id, user_id FROM posts WHERE user_id IN (SELECT followed_id FROM follows WHERE follower_id = ")
+        .bind(viewer)
+        .push(" AND NOT hidden_from_feed) ORDER BY created_at DESC, id DESC LIMIT ")
+        .bind(cap + 1)
+        .push(") x WHERE 1 = 1 ON CONFLICT DO NOTHING");
+    txn.execute_raw(sql.build()).await?;
+    let mut sql = Sql::new(backend);
+    sql.push("UPDATE timelines SET ready = ")
+        .bind(true)
+        .push(", floor_at = COALESCE((SELECT created_at FROM timeline_entries WHERE viewer_id = ")
+        .bind(viewer)
+        .push(" ORDER BY created_at DESC, post_id DESC LIMIT 1 OFFSET ")
+        .bind(cap)
+        .push("), ")
+        .bind(no_floor())
+        .push(") WHERE viewer_id = ")
+        .bind(viewer);
+    txn.execute_raw(sql.build()).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Trims the timelines of up to `batch` accounts with ids above `after`
+/// to their newest `cap` entries, raising each floor to match. Returns
+/// the last id looked at (start again from 0 when it is `None`).
+pub async fn trim(db: &DatabaseConnection, after: UserId, batch: i64, cap: i64) -> StoreResult<Option<UserId>> {
+    let backend = db.get_database_backend();
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT MAX(viewer_id) AS last FROM (SELECT viewer_id FROM timelines WHERE viewer_id > ")
+        .bind(after)
+        .push(" ORDER BY viewer_id LIMIT ")
+        .bind(batch)
+        .push(") v");
+    let last: Option<UserId> = match db.query_one_raw(sql.build()).await? {
+        Some(row) => row.try_get("", "last")?,
+        None => None,
+    };
+    let Some(last) = last else {
+        return Ok(None);
+    };
+    let txn = begin_write(db).await?;
+    let mut sql = Sql::new(backend);
+    sql.push("UPDATE timelines SET floor_at = (SELECT created_at FROM timeline_entries e WHERE e.viewer_id = timelines.viewer_id ORDER BY created_at DESC, post_id DESC LIMIT 1 OFFSET ")
+        .bind(cap)
+        .push(") WHERE viewer_id > ")
+        .bind(after)
+        .push(" AND viewer_id <= ")
+        .bind(last)
+        .push(" AND ready AND (SELECT created_at FROM timeline_entries e WHERE e.viewer_id = timelines.viewer_id ORDER BY created_at DESC, post_id DESC LIMIT 1 OFFSET ")
+        .bind(cap)
+        .push(") > floor_at");
+    txn.execute_raw(sql.build()).await?;
+    let mut sql = Sql::new(backend);
+    sql.push("DELETE FROM timeline_entries WHERE viewer_id > ")
+        .bind(after)
+        .push(" AND viewer_id <= ")
+        .bind(last)
+        .push(" AND created_at <= (SELECT floor_at FROM timelines t WHERE t.viewer_id = timeline_entries.viewer_id AND t.ready)");
+    txn.execute_raw(sql.build()).await?;
+    txn.commit().await?;
+    Ok(Some(last))
+}
+
+/// Copies one queued post to the next [`DELIVERY_BATCH`] of its author's
+/// followers, in one transaction that holds the author's row FOR SHARE
+/// (follows of the author wait; see the module's doc), and takes it off
+/// the queue after the last. Returns whether there was anything to do.
+pub async fn deliver_batch(db: &DatabaseConnection) -> StoreResult<bool> {
+    let backend = db.get_database_backend();
+    let postgres = backend == DbBackend::Postgres;
+    let Some(row) = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT post_id, author_id FROM timeline_pending ORDER BY post_id LIMIT 1",
+        ))
+        .await?
+    else {
+        return Ok(false);
+    };
+    let (post, author): (PostId, UserId) = (row.try_get("", "post_id")?, row.try_get("", "author_id")?);
+    let txn = begin_write(db).await?;
+    if postgres {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT id FROM users WHERE id = ").bind(author).push(" FOR SHARE");
+        txn.execute_raw(sql.build()).await?;
+    }
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT created_at, next_follower FROM timeline_pending WHERE post_id = ").bind(post);
+    if postgres {
+        sql.push(" FOR UPDATE");
+    }
+    let Some(row) = txn.query_one_raw(sql.build()).await? else {
+        return Ok(true); // deleted, or finished by another instance
+    };
+    let (at, next): (DateTime<Utc>, i64) = (row.try_get("", "created_at")?, row.try_get("", "next_follower")?);
+    let mut sql = Sql::new(backend);
+    sql.push(
+        "SELECT MAX(follower_id) AS last, COUNT(*) AS n FROM (SELECT follower_id FROM follows WHERE followed_id = ",
+    )
+    .bind(author)
+    .push(" AND NOT hidden_from_feed AND follower_id >= ")
+    .bind(next)
+    .push(" ORDER BY follower_id LIMIT ")
+    .bind(DELIVERY_BATCH)
+    .push(") f");
+    let row = txn.query_one_raw(sql.build()).await?;
+    let (last, n): (Option<i64>, i64) = match row {
+        Some(row) => (row.try_get("", "last")?, row.try_get("", "n")?),
+        None => (None, 0),
+    };
+    if let Some(last) = last {
+        let mut sql = Sql::new(backend);
+        sql.push("INSERT INTO timeline_entries (viewer_id, created_at, post_id, author_id) SELECT f.follower_id, ")
+            .bind(at)
+            .push(", ")
+            .bind(post)
+            .push(", ")
+            .bind(author)
+            .push(" FROM follows f JOIN timelines t ON t.viewer_id = f.follower_id WHERE f.followed_id = ")
+            .bind(author)
+            .push(" AND NOT f.hidden_from_feed AND f.follower_id >= ")
+            .bind(next)
+            .push(" AND f.follower_id <= ")
+            .bind(last)
+            .push(" ON CONFLICT DO NOTHING");
+        txn.execute_raw(sql.build()).await?;
+    }
+    let mut sql = Sql::new(backend);
+    match last {
+        Some(last) if n >= DELIVERY_BATCH => {
+            sql.push("UPDATE timeline_pending SET next_follower = ").bind(last + 1).push(" WHERE post_id = ").bind(post)
+        }
+        _ => sql.push("DELETE FROM timeline_pending WHERE post_id = ").bind(post),
+    };
+    txn.execute_raw(sql.build()).await?;
+    txn.commit().await?;
+    Ok(true)
+}
