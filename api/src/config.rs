@@ -128,9 +128,9 @@ pub struct Config {
     pub feed_window: i64,
 
     /// Read home feeds from materialized timelines (store/src/timeline.rs),
-    /// built on an account's first read, trimmed and delivered to in the
-    /// background; `false` reads every feed live (writes still keep the
-    /// timelines).
+    /// built on an account's first read; `false` reads every feed live
+    /// (writes, the trimmer and the delivery queue still keep timelines up
+    /// to date, so turning it on again is safe).
     #[arg(long, env = "FEED_TIMELINES", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub feed_timelines: bool,
 
@@ -144,6 +144,11 @@ pub struct Config {
     /// Entries a timeline keeps once trimmed (pages below them are read live).
     #[arg(long, env = "FEED_TIMELINE_CAP", default_value_t = store::timeline::DEFAULT_CAP, global = true)]
     pub feed_timeline_cap: i64,
+
+    /// Whether this process trims timelines and sweeps the delivery queue
+    /// in the background (always, but for tests that count statements).
+    #[arg(skip = true)]
+    pub timeline_upkeep: bool,
 
     /// Threads serving requests (default: one per core).
     #[arg(long, env = "WORKER_THREADS", global = true)]

@@ -13,6 +13,7 @@
 
 mod driver;
 mod floor;
+mod posts;
 mod workloads;
 
 use std::fmt::Write as _;
@@ -83,12 +84,30 @@ enum Cmd {
         #[arg(long)]
         fail_on_errors: bool,
     },
+    /// createPost and deletePost latency by the author's follower count
+    /// (PostgreSQL; gives every account a timeline first).
+    Posts {
+        #[arg(long, value_enum, default_value = "m")]
+        size: Size,
+        #[arg(long, env = "BENCH_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        postgres_url: String,
+        #[arg(long, default_value = "target/release/followgraph")]
+        server: String,
+        #[arg(long, default_value_t = 18_080)]
+        port: u16,
+        /// Posts per author size.
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+    },
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Cmd::Load { size, database_url } => load(size, &database_url).await,
+        Cmd::Posts { size, postgres_url, server, port, requests } => {
+            posts::run(size, &postgres_url, &server, port, requests).await
+        }
         Cmd::Suite {
             size,
             db,
@@ -142,6 +161,83 @@ async fn load(size: Size, url: &str) -> Result<(), String> {
         t.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The dataset's database (created, and loaded when it is missing or
+/// `reload`): its URL and a small pool on it.
+async fn dataset_db(
+    size: Size,
+    db_kind: Db,
+    postgres_url: &str,
+    reload: bool,
+) -> Result<(String, sea_orm::DatabaseConnection), String> {
+    let spec = size.spec();
+    let name = format!("fg_bench_{}", size.name());
+    let url = match db_kind {
+        Db::Postgres => {
+            let admin = sea_orm::Database::connect(postgres_url).await.map_err(|e| e.to_string())?;
+            let exists = scalar(&admin, &format!("SELECT COUNT(*) FROM pg_database WHERE datname = '{name}'")).await?;
+            if exists == 0 {
+                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.map_err(|e| e.to_string())?;
+            }
+            format!("{}/{name}", postgres_url.rsplit_once('/').ok_or("bad --postgres-url")?.0)
+        }
+        Db::Sqlite => format!("sqlite://target/{name}.db?mode=rwc"),
+    };
+    let db = store::connect(&url, store::PoolOptions::new(2)).await.map_err(|e| e.to_string())?;
+    let loaded = async {
+        Ok::<bool, String>(
+            scalar(&db, "SELECT COUNT(*) FROM users").await? == spec.users as i64
+                && scalar(&db, "SELECT COUNT(*) FROM posts").await? == spec.posts as i64,
+        )
+    }
+    .await
+    .unwrap_or(false);
+    if reload || !loaded {
+        load(size, &url).await?;
+    } else {
+        eprintln!("dataset {} already loaded in {url}", size.name());
+    }
+
+    Ok((url, db))
+}
+
+/// Starts the server on `url` with the plan and pool size the floor uses,
+/// and waits until it answers.
+async fn start_server(
+    server_bin: &str,
+    url: &str,
+    port: u16,
+    size: Size,
+) -> Result<(Server, reqwest::Client, String), String> {
+    let log = std::fs::File::create(format!("target/bench-server-{}.log", size.name())).map_err(|e| e.to_string())?;
+    // The server and the floor run the same plan and pool size, set here
+    // for both (not left to whatever the environment says).
+    let plan = store::feed::FeedPlan::default();
+    let pool_size = store::default_pool_size(url);
+    let child = Command::new(server_bin)
+        .env("DATABASE_URL", url)
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .env("FEED_BROAD_FOLLOWING", plan.broad_following.to_string())
+        .env("FEED_WINDOW", plan.window.to_string())
+        .env("DB_MAX_CONNECTIONS", pool_size.to_string())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("start {server_bin}: {e} (build it with `cargo build --release`)"))?;
+    let server = Server(child);
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().map_err(|e| e.to_string())?;
+    let base = format!("http://127.0.0.1:{port}");
+    let up = Instant::now();
+    while !client.get(format!("{base}/health")).send().await.map(|r| r.status() == 200).unwrap_or(false) {
+        if up.elapsed() > Duration::from_secs(60) {
+            return Err("the server did not come up in 60 s; see target/bench-server-*.log".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    Ok((server, client, base))
 }
 
 /// Kills the server when the suite ends, however it ends.
@@ -206,60 +302,13 @@ async fn suite(
     with_floor: bool,
 ) -> Result<u64, String> {
     let spec = size.spec();
-    let name = format!("fg_bench_{}", size.name());
-    let url = match db_kind {
-        Db::Postgres => {
-            let admin = sea_orm::Database::connect(postgres_url).await.map_err(|e| e.to_string())?;
-            let exists = scalar(&admin, &format!("SELECT COUNT(*) FROM pg_database WHERE datname = '{name}'")).await?;
-            if exists == 0 {
-                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.map_err(|e| e.to_string())?;
-            }
-            format!("{}/{name}", postgres_url.rsplit_once('/').ok_or("bad --postgres-url")?.0)
-        }
-        Db::Sqlite => format!("sqlite://target/{name}.db?mode=rwc"),
-    };
-    let db = store::connect(&url, store::PoolOptions::new(2)).await.map_err(|e| e.to_string())?;
-    let loaded = async {
-        Ok::<bool, String>(
-            scalar(&db, "SELECT COUNT(*) FROM users").await? == spec.users as i64
-                && scalar(&db, "SELECT COUNT(*) FROM posts").await? == spec.posts as i64,
-        )
-    }
-    .await
-    .unwrap_or(false);
-    if reload || !loaded {
-        load(size, &url).await?;
-    } else {
-        eprintln!("dataset {} already loaded in {url}", size.name());
-    }
-
-    let log = std::fs::File::create(format!("target/bench-server-{}.log", size.name())).map_err(|e| e.to_string())?;
+    let (url, db) = dataset_db(size, db_kind, postgres_url, reload).await?;
     // The server and the floor run the same plan and pool size, set here
     // for both (not left to whatever the environment says).
     let plan = store::feed::FeedPlan::default();
     let pool_size = store::default_pool_size(&url);
-    let child = Command::new(server_bin)
-        .env("DATABASE_URL", &url)
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .env("FEED_BROAD_FOLLOWING", plan.broad_following.to_string())
-        .env("FEED_WINDOW", plan.window.to_string())
-        .env("DB_MAX_CONNECTIONS", pool_size.to_string())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("start {server_bin}: {e} (build it with `cargo build --release`)"))?;
-    let server = Server(child);
+    let (server, client, base) = start_server(server_bin, &url, port, size).await?;
     let pid = server.0.id();
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().map_err(|e| e.to_string())?;
-    let base = format!("http://127.0.0.1:{port}");
-    let up = Instant::now();
-    while !client.get(format!("{base}/health")).send().await.map(|r| r.status() == 200).unwrap_or(false) {
-        if up.elapsed() > Duration::from_secs(60) {
-            return Err("the server did not come up in 60 s; see target/bench-server-*.log".into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 
     let top_id = scalar(&db, "SELECT id FROM users ORDER BY followers_count DESC, id LIMIT 1").await?;
     let top_followers = scalar(&db, &format!("SELECT followers_count FROM users WHERE id = {top_id}")).await?;

@@ -289,8 +289,9 @@ pub async fn count_newer(
     Ok((read.page.items.len() as u64, read.unbuilt))
 }
 
-/// The timeline read: the viewer's timeline entries, own posts, and the
-/// queued posts (still being copied) of accounts they follow and show,
+/// The timeline read: the viewer's timeline entries (of posts not
+/// deleted), own posts, and the queued posts (still being copied) of
+/// accounts they follow and show,
 /// each cut at the timeline's floor and merged (UNION: a queued post may
 /// be copied already); bodies and authors fetched for the page's rows
 /// only. Every row carries the floor (`floor_at`); a row with no post
@@ -305,8 +306,10 @@ pub fn timeline_stmt(backend: DbBackend, viewer: UserId, page: &PageRequest) -> 
     sql.push("SELECT t.floor_at AS floor_at, f.* FROM timelines t LEFT JOIN (");
     push_with_authors(&mut sql, "", |sql| {
         sql.push("SELECT k.id, p.user_id, p.body, k.created_at FROM (SELECT id, created_at FROM (");
-        sql.push("SELECT * FROM (SELECT post_id AS id, created_at FROM timeline_entries WHERE viewer_id = ")
-            .bind(viewer);
+        // A copy whose post was deleted is skipped (a probe of posts' key).
+        sql.push("SELECT * FROM (SELECT post_id AS id, created_at FROM timeline_entries e WHERE viewer_id = ")
+            .bind(viewer)
+            .push(" AND EXISTS (SELECT 1 FROM posts WHERE id = e.post_id)");
         floor(sql);
         sql.keyset("created_at", "post_id", page);
         sql.push(") a UNION SELECT * FROM (SELECT id, created_at FROM posts WHERE user_id = ").bind(viewer);

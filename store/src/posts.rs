@@ -50,26 +50,20 @@ pub async fn create(
     Ok((post, queued))
 }
 
-/// Deletes the post if `author` wrote it, and takes its copies out of
-/// the timelines. Returns whether a row went.
+/// Deletes the post if `author` wrote it. Its copies in timelines are
+/// skipped by the read and go with the trimmer ([`crate::timeline`]); its
+/// row in the delivery queue goes by cascade. Returns whether a row went.
 pub async fn delete(db: &DatabaseConnection, post: PostId, author: UserId) -> StoreResult<bool> {
     let txn = begin_write(db).await?;
-    let backend = db.get_database_backend();
-    // The author's row first, as in `create`; undone below if no post went.
+    // The author's row first, as in `create` and the delivery queue's
+    // batches (the same lock order); undone below if no post went.
     bump_posts_count(&txn, author, -1).await?;
-    let mut sql = Sql::new(backend);
-    sql.push("DELETE FROM posts WHERE id = ")
-        .bind(post)
-        .push(" AND user_id = ")
-        .bind(author)
-        .push(" RETURNING created_at");
-    let Some(row) = txn.query_one_raw(sql.build()).await? else {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("DELETE FROM posts WHERE id = ").bind(post).push(" AND user_id = ").bind(author);
+    if txn.execute_raw(sql.build()).await?.rows_affected() != 1 {
         txn.rollback().await?;
         return Ok(false);
-    };
-    let mut sql = Sql::new(backend);
-    timeline::push_remove_post(&mut sql, author, post, row.try_get("", "created_at")?);
-    txn.execute_raw(sql.build()).await?;
+    }
     txn.commit().await?;
     Ok(true)
 }

@@ -684,6 +684,9 @@ async fn update_profile_once(
             .push(" FROM follow_requests WHERE target_id = ")
             .bind(viewer);
         let approved = txn.execute_raw(sql.build()).await?.rows_affected() as i64;
+        for stmt in timeline::backfill_requesters_stmts(backend, viewer) {
+            txn.execute_raw(stmt).await?;
+        }
         let mut sql = Sql::new(backend);
         sql.push("UPDATE users SET followers_count = followers_count + ").bind(approved);
         sql.push(" WHERE id = ").bind(viewer);
@@ -741,7 +744,6 @@ async fn delete_account_once(db: &DatabaseConnection, viewer: UserId) -> StoreRe
         sql.push(&format!("UPDATE users SET {column} = {column} - 1 WHERE id IN ({of}")).bind(viewer).push(")");
         txn.execute_raw(sql.build()).await?;
     }
-    timeline::remove_account(&txn, viewer).await?;
     let mut sql = Sql::new(backend);
     sql.push("DELETE FROM users WHERE id = ").bind(viewer);
     txn.execute_raw(sql.build()).await?;

@@ -14,12 +14,16 @@
 //!
 //! The rules that keep a timeline exact, each in the write that changes
 //! what it holds, in the same transaction:
-//! - a post is copied (or queued) ([`push_fan_out`]); its deletion takes
-//!   the copies out ([`push_remove_post`]) and the queue's row with it;
-//! - a follow that begins, or is shown again after being hidden, copies the
-//!   account's newest posts in ([`backfill`]); a follow that ends
-//!   (unfollow, removeFollower, block, deleteAccount) or is hidden takes
-//!   them out ([`push_remove_authors`]).
+//! - a post is copied (or queued) ([`push_fan_out`]);
+//! - a follow that begins (follow, an approved request, an account turning
+//!   OPEN), or is shown again after being hidden, copies the account's
+//!   newest posts in ([`backfill`], [`backfill_requesters_stmts`]); a follow
+//!   that ends (unfollow, removeFollower, block) or is hidden takes them
+//!   out ([`push_remove_authors`]);
+//! - copies of deleted posts (deletePost, deleteAccount) are left for the
+//!   trimmer: the read skips a copy whose post is gone (a primary-key probe
+//!   per row it keeps), so a deletion costs nothing here, however many
+//!   followers its author has.
 //!
 //! Races between a post and a follow of its author are settled by the
 //! author's users row: every one of these writes locks it before it reads
@@ -114,17 +118,6 @@ pub fn push_enqueue(sql: &mut Sql, author: UserId, post: PostId, at: DateTime<Ut
         .push(", 0)");
 }
 
-/// Pushes the removal of a deleted post's copies: one primary-key probe
-/// per follower of the author (its row in the queue goes by cascade).
-pub fn push_remove_post(sql: &mut Sql, author: UserId, post: PostId, at: DateTime<Utc>) {
-    sql.push("DELETE FROM timeline_entries WHERE viewer_id IN (SELECT follower_id FROM follows WHERE followed_id = ")
-        .bind(author)
-        .push(" AND NOT hidden_from_feed) AND created_at = ")
-        .bind(at)
-        .push(" AND post_id = ")
-        .bind(post);
-}
-
 /// Pushes the removal of `authors`' posts from `viewer`'s timeline (a
 /// follow ended or hidden). Reads the viewer's entries, at most about
 /// [`Delivery::cap`] once trimmed.
@@ -146,18 +139,6 @@ pub async fn remove_authors(db: &impl ConnectionTrait, viewer: UserId, authors: 
     if !authors.is_empty() {
         db.execute_raw(remove_authors_stmt(db.get_database_backend(), viewer, authors)).await?;
     }
-    Ok(())
-}
-
-/// Removes a deleted account's posts from its followers' timelines
-/// (before the account's rows go).
-pub async fn remove_account(db: &impl ConnectionTrait, account: UserId) -> StoreResult<()> {
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push("DELETE FROM timeline_entries WHERE viewer_id IN (SELECT follower_id FROM follows WHERE followed_id = ")
-        .bind(account)
-        .push(") AND author_id = ")
-        .bind(account);
-    db.execute_raw(sql.build()).await?;
     Ok(())
 }
 
@@ -227,8 +208,9 @@ pub fn push_backfill_copy(sql: &mut Sql, viewer: UserId, authors: &[UserId], cap
 /// the newest `cap` posts of the accounts it follows and shows, then marks
 /// it ready.
 /// Two transactions: the first makes the (empty, not ready) timeline, so
-/// posts from then on are delivered to it; the second waits for posts in
-/// flight (it locks the followees' rows) and copies what came before.
+/// posts from then on are copied into it; the second waits for posts in
+/// flight (it locks the followees' rows, FOR SHARE, for the length of the
+/// copy) and copies what came before.
 /// Idempotent; concurrent builds of one account wait for each other.
 pub async fn build(db: &DatabaseConnection, viewer: UserId, cap: i64) -> StoreResult<()> {
     let backend = db.get_database_backend();
@@ -246,28 +228,34 @@ pub async fn build(db: &DatabaseConnection, viewer: UserId, cap: i64) -> StoreRe
     txn.commit().await?;
 
     let txn = begin_write(db).await?;
+    if postgres {
+        // First the viewer's row (their follows change under it) and their
+        // followees' (a post locks its author's row), so every write that
+        // began before the timeline existed has committed; twice, since a
+        // follow that committed while the first waited is seen only by a
+        // later statement (none can begin after: the viewer's row is held).
+        for _ in 0..2 {
+            let mut sql = Sql::new(backend);
+            sql.push("SELECT id FROM users WHERE id = ")
+                .bind(viewer)
+                .push(" OR id IN (SELECT followed_id FROM follows WHERE follower_id = ")
+                .bind(viewer)
+                .push(" AND NOT hidden_from_feed) ORDER BY id FOR SHARE");
+            txn.execute_raw(sql.build()).await?;
+        }
+    }
+    // Then the timeline (concurrent builds wait here; a fan-out's foreign
+    // key check, KEY SHARE, does not).
     let mut sql = Sql::new(backend);
     sql.push("SELECT ready FROM timelines WHERE viewer_id = ").bind(viewer);
     if postgres {
-        sql.push(" FOR UPDATE");
+        sql.push(" FOR NO KEY UPDATE");
     }
     let Some(row) = txn.query_one_raw(sql.build()).await? else {
         return Ok(()); // the account is gone
     };
     if row.try_get::<bool>("", "ready")? {
         return Ok(());
-    }
-    if postgres {
-        // The viewer's row (their follows change under it) and their
-        // followees' (a post locks its author's row), so every write that
-        // began before the timeline existed has committed.
-        let mut sql = Sql::new(backend);
-        sql.push("SELECT id FROM users WHERE id = ")
-            .bind(viewer)
-            .push(" OR id IN (SELECT followed_id FROM follows WHERE follower_id = ")
-            .bind(viewer)
-            .push(" AND NOT hidden_from_feed) ORDER BY id FOR SHARE");
-        txn.execute_raw(sql.build()).await?;
     }
     let mut sql = Sql::new(backend);
     sql.push("INSERT INTO timeline_entries (viewer_id, created_at, post_id, author_id) SELECT ")
@@ -409,4 +397,42 @@ pub async fn deliver_batch(db: &DatabaseConnection) -> StoreResult<bool> {
     txn.execute_raw(sql.build()).await?;
     txn.commit().await?;
     Ok(true)
+}
+
+/// How many of an account's newest posts each requester gets when the
+/// account turns OPEN and approves every pending request at once (fewer
+/// than a follow's `cap`: the work is this times the requests).
+pub const APPROVE_ALL_BACKFILL: i64 = 20;
+
+/// Pushes [`backfill`] for every account with a pending request to
+/// `account`, as it approves them all: the floor raised above the
+/// account's posts beyond the newest [`APPROVE_ALL_BACKFILL`] (first
+/// statement), those posts copied (second).
+pub fn backfill_requesters_stmts(backend: DbBackend, account: UserId) -> [Statement; 2] {
+    let requesters = |sql: &mut Sql| {
+        sql.push("viewer_id IN (SELECT requester_id FROM follow_requests WHERE target_id = ").bind(account).push(")");
+    };
+    let mut floor = Sql::new(backend);
+    floor
+        .push("UPDATE timelines SET floor_at = (SELECT created_at FROM posts WHERE user_id = ")
+        .bind(account)
+        .push(" ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ")
+        .bind(APPROVE_ALL_BACKFILL)
+        .push(") WHERE ");
+    requesters(&mut floor);
+    floor
+        .push(" AND floor_at < (SELECT created_at FROM posts WHERE user_id = ")
+        .bind(account)
+        .push(" ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ")
+        .bind(APPROVE_ALL_BACKFILL)
+        .push(")");
+    let mut copy = Sql::new(backend);
+    copy.push("INSERT INTO timeline_entries (viewer_id, created_at, post_id, author_id) SELECT t.viewer_id, p.created_at, p.id, p.user_id FROM timelines t JOIN (SELECT id, user_id, created_at FROM posts WHERE user_id = ")
+        .bind(account)
+        .push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .bind(APPROVE_ALL_BACKFILL)
+        .push(") p ON p.created_at > t.floor_at WHERE t.");
+    requesters(&mut copy);
+    copy.push(" ON CONFLICT DO NOTHING");
+    [floor.build(), copy.build()]
 }

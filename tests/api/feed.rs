@@ -248,8 +248,8 @@ async fn polling_with_last_and_before(app: TestApp) {
 each_feed_plan!(exact_after_every_relationship_change);
 /// The feed, read page by page forwards and backwards, is exact at once
 /// after each change to what it holds: follows (of accounts with more
-/// older posts than the capped timeline keeps), an approved request,
-/// hiding and showing a followee, a post and its deletion, removeFollower,
+/// older posts than the capped timeline keeps), an approved request, an
+/// account turning OPEN, hiding and showing a followee, a post and its deletion, removeFollower,
 /// a block, an unfollow and an account's deletion.
 async fn exact_after_every_relationship_change(app: TestApp) {
     let (me, me_id) = app.sign_up("reader").await;
@@ -339,8 +339,13 @@ async fn exact_after_every_relationship_change(app: TestApp) {
     app.ok(Some(&bob.0), "mutation($id: ID!) { deletePost(id: $id) }", json!({ "id": id })).await;
     check(feed_of(&["ann", "bob"], true), "bob deleted it").await;
 
+    // cyd asks for approval, and then opens up: every request becomes a
+    // follow at once.
+    let policy = "mutation($p: FollowPolicy!) { updateProfile(input: { followPolicy: $p }) { id } }";
     app.follow(&cy.0, &me_id).await;
+    app.ok(Some(&cy.0), policy, json!({ "p": "APPROVAL" })).await;
     app.follow(&me, &cy.1).await;
+    app.ok(Some(&cy.0), policy, json!({ "p": "OPEN" })).await;
     app.follow(&me, &dee.1).await;
     check(feed_of(&["ann", "bob", "cyd", "dee"], true), "followed cy and dee").await;
 

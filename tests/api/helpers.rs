@@ -252,6 +252,7 @@ pub async fn spawn_on(db_url: String, database: TestDatabase, configure: impl Fn
     // under the timeline read as well. Writes keep timelines either way.
     config.feed_timelines = false;
     configure(&mut config);
+    config.timeline_upkeep = config.feed_timelines;
     let mut db = api::connect_and_migrate(&config).await.expect("connect and migrate");
     // Count every statement the server runs from here on.
     let statements = Arc::new(AtomicUsize::new(0));

@@ -50,7 +50,7 @@ pub fn build(db: DatabaseConnection, config: &Config) -> AppSchema {
         .data(Timelines::start(
             db.clone(),
             Delivery { sync_limit: config.feed_sync_fanout, cap: config.feed_timeline_cap.max(1) },
-            config.feed_timelines,
+            config.timeline_upkeep,
         ))
         .limit_depth(config.max_query_depth)
         .limit_complexity(config.max_query_complexity)
