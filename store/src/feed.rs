@@ -290,7 +290,7 @@ pub async fn count_newer(
 }
 
 /// The timeline read: the viewer's timeline entries (of posts not
-/// deleted), own posts, and the queued posts (still being copied) of
+/// deleted, by accounts still followed and shown), own posts, and the queued posts (still being copied) of
 /// accounts they follow and show,
 /// each cut at the timeline's floor and merged (UNION: a queued post may
 /// be copied already); bodies and authors fetched for the page's rows
@@ -306,10 +306,14 @@ pub fn timeline_stmt(backend: DbBackend, viewer: UserId, page: &PageRequest) -> 
     sql.push("SELECT t.floor_at AS floor_at, f.* FROM timelines t LEFT JOIN (");
     push_with_authors(&mut sql, "", |sql| {
         sql.push("SELECT k.id, p.user_id, p.body, k.created_at FROM (SELECT id, created_at FROM (");
-        // A copy whose post was deleted is skipped (a probe of posts' key).
+        // A copy is skipped when its post was deleted, or its author is no
+        // longer followed and shown (a copy the background wrote as the
+        // follow ended): two key probes per row kept.
         sql.push("SELECT * FROM (SELECT post_id AS id, created_at FROM timeline_entries e WHERE viewer_id = ")
             .bind(viewer)
-            .push(" AND EXISTS (SELECT 1 FROM posts WHERE id = e.post_id)");
+            .push(" AND EXISTS (SELECT 1 FROM posts WHERE id = e.post_id) AND EXISTS (SELECT 1 FROM follows WHERE follower_id = ")
+            .bind(viewer)
+            .push(" AND followed_id = e.author_id AND NOT hidden_from_feed)");
         floor(sql);
         sql.keyset("created_at", "post_id", page);
         sql.push(") a UNION SELECT * FROM (SELECT id, created_at FROM posts WHERE user_id = ").bind(viewer);

@@ -55,8 +55,8 @@ pub async fn create(
 /// row in the delivery queue goes by cascade. Returns whether a row went.
 pub async fn delete(db: &DatabaseConnection, post: PostId, author: UserId) -> StoreResult<bool> {
     let txn = begin_write(db).await?;
-    // The author's row first, as in `create` and the delivery queue's
-    // batches (the same lock order); undone below if no post went.
+    // The author's row first, as in `create`; undone below if no post
+    // went.
     bump_posts_count(&txn, author, -1).await?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("DELETE FROM posts WHERE id = ").bind(post).push(" AND user_id = ").bind(author);
