@@ -264,19 +264,10 @@ impl Ctx {
                 f.rows(self.session(writer)).await?;
                 f.rows(users::find_by_ids_stmt(b, &[UserId(target)])).await?;
                 // What store::relationships::{follow, unfollow} run for an
-                // OPEN account. On PostgreSQL: the write's function (one
-                // round trip, one commit), then both rows with the
-                // relationship. On SQLite a transaction: lock, read the
-                // pair, the timeline's part (a follow's backfill, an
-                // unfollow's removal), write and move counters.
+                // OPEN account: lock, read the pair, the timeline's part (a
+                // follow's backfill, an unfollow's removal), write
+                // and move counters (one statement on PostgreSQL).
                 let (writer, target) = (UserId(writer), UserId(target));
-                if b == sea_orm::DbBackend::Postgres {
-                    f.rows(relationships::follow_fn_stmt(writer, target, store::now(), timeline::DEFAULT_CAP)).await?;
-                    f.rows(relationships::written_stmt(b, writer, target)).await?;
-                    f.rows(relationships::unfollow_fn_stmt(writer, target)).await?;
-                    f.rows(relationships::written_stmt(b, writer, target)).await?;
-                    return Ok(());
-                }
                 for follow in [true, false] {
                     let mut counters = Counters::default();
                     counters.edge(writer, target, if follow { 1 } else { -1 });

@@ -329,67 +329,7 @@ pub async fn follow(
     targets: &[UserId],
     delivery: Delivery,
 ) -> StoreResult<Written> {
-    if let [target] = targets {
-        if db.get_database_backend() == DbBackend::Postgres {
-            let call = follow_fn_stmt(viewer, *target, now(), delivery.cap);
-            return retrying(|| by_function(db, call.clone(), viewer, *target)).await;
-        }
-    }
     retrying(|| follow_once(db, viewer, targets, delivery)).await
-}
-
-/// A single follow on PostgreSQL: the `followgraph_follow` function (the
-/// migration `..._000007_follow_functions` has it, with the same rules as
-/// [`follow_once`]), one round trip and one commit.
-pub fn follow_fn_stmt(viewer: UserId, target: UserId, at: DateTime<Utc>, cap: i64) -> Statement {
-    let mut sql = Sql::new(DbBackend::Postgres);
-    sql.push("SELECT followgraph_follow(").bind(viewer).push(", ").bind(target).push(", ").bind(at);
-    sql.push(", ").bind(cap).push(") AS code");
-    sql.build()
-}
-
-/// A single unfollow on PostgreSQL: `followgraph_unfollow`, as
-/// [`unfollow_once`].
-pub fn unfollow_fn_stmt(viewer: UserId, target: UserId) -> Statement {
-    let mut sql = Sql::new(DbBackend::Postgres);
-    sql.push("SELECT followgraph_unfollow(").bind(viewer).push(", ").bind(target).push(") AS code");
-    sql.build()
-}
-
-/// Runs a write function, then reads what it left: both accounts' rows
-/// and the viewer's relationship with `target` ([`written_stmt`]).
-async fn by_function(db: &DatabaseConnection, call: Statement, viewer: UserId, target: UserId) -> StoreResult<Written> {
-    let row = db.query_one_raw(call).await?.ok_or(StoreError::Db(sea_orm::DbErr::RecordNotFound("code".into())))?;
-    match row.try_get::<String>("", "code")?.as_str() {
-        "DONE" => {}
-        "VIEWER_GONE" => return Err(StoreError::NotFound("this account no longer exists")),
-        "NOT_FOUND" => return Err(StoreError::NotFound("no user has that ID")),
-        "BLOCKING" => return Err(StoreError::Refused("you block this account: unblock it first")),
-        "BLOCKED_BY" => return Err(StoreError::Refused("this account blocks you")),
-        "CLOSED" => return Err(StoreError::Refused("this account accepts no new followers")),
-        other => return Err(StoreError::Db(sea_orm::DbErr::Custom(format!("unknown code {other}")))),
-    }
-    let (mut viewer_row, mut outcome) = (None, None);
-    for row in db.query_all_raw(written_stmt(db.get_database_backend(), viewer, target)).await? {
-        let user = user::Model::from_query_result(&row, "")?;
-        if user.id == viewer {
-            viewer_row = Some(user);
-        } else {
-            outcome = Some(Outcome { user, relationship: from_row(&row)? });
-        }
-    }
-    let viewer = viewer_row.ok_or(StoreError::NotFound("this account no longer exists"))?;
-    let outcome = outcome.ok_or(StoreError::NotFound("no user has that ID"))?;
-    Ok(Written { outcomes: vec![outcome], viewer })
-}
-
-/// Both accounts' rows, each with the viewer's relationship with it.
-pub fn written_stmt(backend: DbBackend, viewer: UserId, target: UserId) -> Statement {
-    let mut sql = Sql::new(backend);
-    sql.push("SELECT u.*");
-    push_columns(&mut sql, viewer, "u");
-    sql.push(" FROM users u WHERE u.id IN (").bind(viewer).push(", ").bind(target).push(")");
-    sql.build()
 }
 
 async fn follow_once(
@@ -478,12 +418,6 @@ pub const FOLLOWS: &str = "follows (follower_id, followed_id, created_at)";
 /// Ends the viewer's follow of, and cancels their request to, each of
 /// `targets`; idempotent.
 pub async fn unfollow(db: &DatabaseConnection, viewer: UserId, targets: &[UserId]) -> StoreResult<Written> {
-    if let [target] = targets {
-        if db.get_database_backend() == DbBackend::Postgres {
-            let call = unfollow_fn_stmt(viewer, *target);
-            return retrying(|| by_function(db, call.clone(), viewer, *target)).await;
-        }
-    }
     retrying(|| unfollow_once(db, viewer, targets)).await
 }
 
