@@ -326,6 +326,7 @@ async fn suite(
         deep: String::new(),
         poll_etag: String::new(),
     };
+    workloads::prime_timelines(&ctx, &db).await?;
     ctx.newest = workloads::newest_cursor(&ctx).await?;
     ctx.poll_etag = ctx.poll_get(None, true).await?;
     let deep_pages = (top_followers as usize / 20).saturating_sub(1).min(49);

@@ -308,12 +308,16 @@ pub fn timeline_stmt(backend: DbBackend, viewer: UserId, page: &PageRequest) -> 
         sql.push("SELECT k.id, p.user_id, p.body, k.created_at FROM (SELECT id, created_at FROM (");
         // A copy is skipped when its post was deleted, or its author is no
         // longer followed and shown (a copy the background wrote as the
-        // follow ended): two key probes per row kept.
+        // follow ended): two key probes per row walked. Written as scalar
+        // subqueries, not EXISTS: PostgreSQL turns EXISTS into semi-joins
+        // over all the viewer's entries and follows and sorts them (2.6 ms
+        // for the heavy viewer at M, against 0.3 ms walking the key in
+        // order and stopping at the page).
         sql.push("SELECT * FROM (SELECT post_id AS id, created_at FROM timeline_entries e WHERE viewer_id = ")
             .bind(viewer)
-            .push(" AND EXISTS (SELECT 1 FROM posts WHERE id = e.post_id) AND EXISTS (SELECT 1 FROM follows WHERE follower_id = ")
+            .push(" AND (SELECT 1 FROM posts WHERE id = e.post_id) = 1 AND (SELECT 1 FROM follows WHERE follower_id = ")
             .bind(viewer)
-            .push(" AND followed_id = e.author_id AND NOT hidden_from_feed)");
+            .push(" AND followed_id = e.author_id AND NOT hidden_from_feed) = 1");
         floor(sql);
         sql.keyset("created_at", "post_id", page);
         sql.push(") a UNION SELECT * FROM (SELECT id, created_at FROM posts WHERE user_id = ").bind(viewer);
