@@ -6,7 +6,8 @@
 //! authors Zipf (s = 0.5); timestamps over three years. Fixed users:
 //! - id 1 `heavy` follows exactly `heavy_follows` accounts (2,000 at M);
 //! - id 2 `follows10` and id 3 `follows200` follow 10 and 200 (feed growth);
-//! - id 4 `top100` follows the 100 most popular accounts (by rank);
+//! - id 4 (`user4`, as every other id: ../shared/bench-peers counts on
+//!   `user<id>` from 4) follows the 100 most popular accounts (by rank);
 //! - the last `writers` users follow nobody (the write workload's pool).
 //!
 //! Every user's password is `bench-password`, and user N's bearer token is
@@ -78,7 +79,6 @@ pub fn username(id: i64) -> String {
         HEAVY => "heavy".into(),
         FOLLOWS10 => "follows10".into(),
         FOLLOWS200 => "follows200".into(),
-        TOP100 => "top100".into(),
         _ => format!("user{id}"),
     }
 }

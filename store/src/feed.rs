@@ -43,8 +43,8 @@ pub const DEFAULT_BROAD_FOLLOWING: i64 = 100;
 /// of `--feed-window`).
 pub const DEFAULT_WINDOW: i64 = 4000;
 
-/// How the feed is read (configurable: `--feed-broad-following`,
-/// `--feed-window`).
+/// How the feed is read (configurable: `--feed-timelines`,
+/// `--feed-broad-following`, `--feed-window`).
 #[derive(Clone, Copy, Debug)]
 pub struct FeedPlan {
     /// Followed accounts from which a feed is read by walking everyone's

@@ -55,17 +55,16 @@ pub async fn create(
 /// row in the delivery queue goes by cascade. Returns whether a row went.
 pub async fn delete(db: &DatabaseConnection, post: PostId, author: UserId) -> StoreResult<bool> {
     let txn = begin_write(db).await?;
-    // The author's row first, as in `create`; undone below if no post
-    // went.
-    bump_posts_count(&txn, author, -1).await?;
+    // The post first: of two deletions racing for it, the second finds no
+    // row and moves no counter (posts_count never goes below 0).
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("DELETE FROM posts WHERE id = ").bind(post).push(" AND user_id = ").bind(author);
-    if txn.execute_raw(sql.build()).await?.rows_affected() != 1 {
-        txn.rollback().await?;
-        return Ok(false);
+    let deleted = txn.execute_raw(sql.build()).await?.rows_affected() == 1;
+    if deleted {
+        bump_posts_count(&txn, author, -1).await?;
     }
     txn.commit().await?;
-    Ok(true)
+    Ok(deleted)
 }
 
 /// Moves the author's `posts_count` (locking the row); returns their

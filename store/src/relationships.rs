@@ -322,7 +322,7 @@ async fn close(
 /// or already requested: left as it is. Checks every target before writing
 /// anything: one unknown, CLOSED or blocked target fails the whole call.
 /// Each new follow copies the account's newest posts into the viewer's
-/// timeline (at most `delivery.cap`).
+/// timeline (at most `delivery.cap` in all).
 pub async fn follow(
     db: &DatabaseConnection,
     viewer: UserId,
@@ -373,9 +373,12 @@ async fn follow_once(
     }
     // The follows are written with the counters they move, and the
     // followed accounts' newest posts copied into the viewer's timeline.
+    // At most `cap` copies in all, and at least 20 an account (followMany
+    // of 100 copies 2,000, not 80,000; the floor rises over the rest).
+    let each = (delivery.cap / follows.len().max(1) as i64).max(timeline::APPROVE_ALL_BACKFILL).min(delivery.cap);
     let write = |sql: &mut Sql| push_insert_pairs(sql, FOLLOWS, viewer, &follows, at);
-    let floor = |sql: &mut Sql| timeline::push_backfill_floor(sql, viewer, &follows, delivery.cap);
-    let copy = |sql: &mut Sql| timeline::push_backfill_copy(sql, viewer, &follows, delivery.cap);
+    let floor = |sql: &mut Sql| timeline::push_backfill_floor(sql, viewer, &follows, each);
+    let copy = |sql: &mut Sql| timeline::push_backfill_copy(sql, viewer, &follows, each);
     let writes: &[&(dyn Fn(&mut Sql) + Sync)] = if follows.is_empty() { &[] } else { &[&write, &floor, &copy] };
     close(txn, viewer, targets, users, relationships, counters, writes).await
 }

@@ -20,10 +20,12 @@
 //!   newest posts in ([`backfill`], [`backfill_requesters_stmts`]); a follow
 //!   that ends (unfollow, removeFollower, block) or is hidden takes them
 //!   out ([`push_remove_authors`]);
-//! - copies of deleted posts (deletePost, deleteAccount) are left for the
-//!   trimmer: the read skips a copy whose post is gone (a primary-key probe
-//!   per row it keeps), so a deletion costs nothing here, however many
-//!   followers its author has.
+//! - copies of deleted posts (deletePost, deleteAccount) are left where
+//!   they are: the read skips a copy whose post is gone or whose author
+//!   the viewer no longer follows and shows (two key probes per row it
+//!   walks), so a deletion costs nothing here, however many followers its
+//!   author has; such copies count toward the cap and are trimmed with
+//!   the rest.
 //!
 //! Races between a post and a follow of its author are settled by the
 //! author's users row: each of these writes locks it before it reads what
@@ -399,7 +401,8 @@ pub async fn deliver_batch(db: &DatabaseConnection) -> StoreResult<bool> {
 
 /// How many of an account's newest posts each requester gets when the
 /// account turns OPEN and approves every pending request at once (fewer
-/// than a follow's `cap`: the work is this times the requests).
+/// than a follow's `cap`: the work is this times the requests), and the
+/// least each account gets in a followMany.
 pub const APPROVE_ALL_BACKFILL: i64 = 20;
 
 /// Pushes [`backfill`] for every account with a pending request to

@@ -393,7 +393,7 @@ async fn follow_many_runs_a_fixed_number_of_statements() {
     }
     assert_eq!(ran[0], ran[1], "followMany of 2 and of 58");
     assert_eq!(ran[2], ran[3], "unfollowMany of 2 and of 58");
-    // SQLite: session, lock, read, floor, copy, insert, counters; one
+    // SQLite: session, lock, read, insert, floor, copy, counters; one
     // statement fewer for each write that PostgreSQL puts in the UPDATE.
     assert!(ran[1] <= 7, "session, lock, read, the writes, counters: {ran:?}");
 }
