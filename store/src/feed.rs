@@ -309,15 +309,17 @@ pub fn timeline_stmt(backend: DbBackend, viewer: UserId, page: &PageRequest) -> 
         // A copy is skipped when its post was deleted, or its author is no
         // longer followed and shown (a copy the background wrote as the
         // follow ended): two key probes per row walked. Written as scalar
-        // subqueries, not EXISTS: PostgreSQL turns EXISTS into semi-joins
-        // over all the viewer's entries and follows and sorts them (2.6 ms
-        // for the heavy viewer at M, against 0.3 ms walking the key in
-        // order and stopping at the page).
+        // subqueries tested IS NOT NULL. As EXISTS, PostgreSQL semi-joins
+        // all the viewer's entries and follows and sorts them (2.6 ms for
+        // the heavy viewer at M); as `= 1` it guesses 0.5% of rows pass
+        // each test, so it expects to read the whole timeline anyway and
+        // does (4.6 ms at L). IS NOT NULL it guesses 99.5%: it walks the
+        // key in order and stops at the page (0.2 ms).
         sql.push("SELECT * FROM (SELECT post_id AS id, created_at FROM timeline_entries e WHERE viewer_id = ")
             .bind(viewer)
-            .push(" AND (SELECT 1 FROM posts WHERE id = e.post_id) = 1 AND (SELECT 1 FROM follows WHERE follower_id = ")
+            .push(" AND (SELECT 1 FROM posts WHERE id = e.post_id) IS NOT NULL AND (SELECT 1 FROM follows WHERE follower_id = ")
             .bind(viewer)
-            .push(" AND followed_id = e.author_id AND NOT hidden_from_feed) = 1");
+            .push(" AND followed_id = e.author_id AND NOT hidden_from_feed) IS NOT NULL");
         floor(sql);
         sql.keyset("created_at", "post_id", page);
         sql.push(") a UNION SELECT * FROM (SELECT id, created_at FROM posts WHERE user_id = ").bind(viewer);
