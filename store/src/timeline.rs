@@ -29,8 +29,8 @@
 //!
 //! Races between a post and a follow of its author are settled by the
 //! author's users row: each of these writes locks it before it reads what
-//! the other writes (createPost and deletePost move `posts_count` first;
-//! relationship writes lock both rows), and on PostgreSQL each later
+//! the other writes (createPost moves `posts_count` first; relationship
+//! writes lock both rows), and on PostgreSQL each later
 //! statement sees what committed while it waited. The background copies
 //! take no such lock ([`deliver_batch`] says why they need none).
 //!
@@ -51,7 +51,7 @@ use crate::sql::Sql;
 use crate::{begin_write, PostId};
 
 /// Default of `--feed-sync-fanout`: followers below which a post's copies
-/// are written in its own transaction (about 5 ms at the limit).
+/// are written in its own transaction (at most 999 rows in the request).
 pub const DEFAULT_SYNC_LIMIT: i64 = 1000;
 /// Default of `--feed-timeline-cap`: entries a timeline keeps once trimmed
 /// (Mastodon keeps 400; pages of 100 and polls fit many times over).
