@@ -9,7 +9,8 @@
 //!   (follows, requests and blocks, both ways);
 //! - [`FollowPage`] -> a page of a user's followers or following, filtered
 //!   and ordered, with the listed users' rows (joined: their `node` costs
-//!   nothing more);
+//!   nothing more) and, when the query asks every user on it for the same
+//!   page of posts, those pages too (then fed into [`PostPage`]'s cache);
 //! - [`FollowCount`] -> how many entries a filtered list has;
 //! - [`PostPage`] -> a page of a user's posts (empty across a block).
 //!
@@ -45,8 +46,10 @@ pub struct UserById(pub UserId);
 pub struct PostById(pub PostId);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RelationshipWith(pub UserId);
+/// A list's page; with a posts page, also that page of posts of every user
+/// on it ([`Listed::posts`]), read in the same statement on PostgreSQL.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct FollowPage(pub List, pub PageRequest);
+pub struct FollowPage(pub List, pub PageRequest, pub Option<PageRequest>);
 /// A list, and whether to count it from the viewer's follows.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FollowCount(pub List, pub bool);
@@ -202,14 +205,40 @@ impl async_graphql::dataloader::Loader<RelationshipWith> for Loader {
     }
 }
 
+/// A [`FollowPage`]: the list's page, and the posts pages of its users
+/// when the key asked for them (to feed into the [`PostPage`] cache).
+#[derive(Clone, Debug)]
+pub struct Listed {
+    pub page: Page<Edge>,
+    pub posts: Vec<(UserId, Page<post::Model>)>,
+}
+
 impl async_graphql::dataloader::Loader<FollowPage> for Loader {
-    type Value = Page<Edge>;
+    type Value = Listed;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[FollowPage]) -> Result<HashMap<FollowPage, Page<Edge>>, ApiError> {
-        let args: Vec<(List, PageRequest)> = keys.iter().map(|k| (k.0.clone(), k.1)).collect();
-        let pages = store::follows::pages(&self.db, &args).await?;
-        Ok(keys.iter().cloned().zip(pages).collect())
+    /// One statement per posts page asked for (nearly always one).
+    async fn load(&self, keys: &[FollowPage]) -> Result<HashMap<FollowPage, Listed>, ApiError> {
+        let mut by_posts: HashMap<Option<PageRequest>, Vec<&FollowPage>> = HashMap::new();
+        for key in keys {
+            by_posts.entry(key.2).or_default().push(key);
+        }
+        let mut out = HashMap::with_capacity(keys.len());
+        for (posts, keys) in by_posts {
+            let args: Vec<(List, PageRequest)> = keys.iter().map(|k| (k.0.clone(), k.1)).collect();
+            let Some(posts) = posts else {
+                let pages = store::follows::pages(&self.db, &args).await?;
+                out.extend(keys.into_iter().cloned().zip(pages.into_iter().map(|page| Listed { page, posts: vec![] })));
+                continue;
+            };
+            let (pages, by_user) = store::follows::pages_with_posts(&self.db, self.viewer.id(), &args, posts).await?;
+            for (key, page) in keys.into_iter().zip(pages) {
+                let posts =
+                    page.items.iter().filter_map(|e| Some((e.user.id, by_user.get(&e.user.id)?.clone()))).collect();
+                out.insert(key.clone(), Listed { page, posts });
+            }
+        }
+        Ok(out)
     }
 }
 

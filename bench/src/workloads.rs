@@ -5,7 +5,7 @@ use std::ops::RangeInclusive;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use sea_orm::Statement;
+use sea_orm::{DbBackend, Statement};
 use seed::dataset::{self, FOLLOWS10, FOLLOWS200, HEAVY, TOP100};
 use serde_json::{json, Value};
 use store::feed::{self, FeedPlan};
@@ -214,10 +214,15 @@ impl Ctx {
             }
             Workload::W2 => {
                 let top = UserId(f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?[0]);
-                let fans = f.ids(follows::pages_stmt(b, &[(followers(top), page(20, None, None, None))]), "id").await?;
-                let keys: Vec<(UserId, PageRequest)> =
-                    fans.iter().map(|&id| (UserId(id), page(3, None, None, None))).collect();
-                f.rows(posts::pages_stmt(b, None, &keys)).await?;
+                let list = [(followers(top), page(20, None, None, None))];
+                if b == DbBackend::Postgres {
+                    f.rows(follows::pages_with_posts_stmt(b, None, &list, &page(3, None, None, None))).await?;
+                } else {
+                    let fans = f.ids(follows::pages_stmt(b, &list), "id").await?;
+                    let keys: Vec<(UserId, PageRequest)> =
+                        fans.iter().map(|&id| (UserId(id), page(3, None, None, None))).collect();
+                    f.rows(posts::pages_stmt(b, None, &keys)).await?;
+                }
             }
             Workload::W3
             | Workload::W3Follows10
@@ -323,6 +328,9 @@ impl Ctx {
         let user = |id: i64| UserId(id);
         match w {
             Workload::W1 => users::find_by_username_stmt(b, &dataset::username(self.users / 2)),
+            Workload::W2 if b == DbBackend::Postgres => {
+                follows::pages_with_posts_stmt(b, None, &[(followers(self.top.0), first20)], &page(3, None, None, None))
+            }
             Workload::W2 | Workload::W7Page1 => follows::pages_stmt(b, &[(followers(self.top.0), first20)]),
             Workload::W3 => feed::timeline_stmt(b, user(HEAVY), &first20),
             Workload::W3Follows10 => feed::timeline_stmt(b, user(FOLLOWS10), &first20),

@@ -10,6 +10,7 @@ mod m20261122_000003_email_key;
 mod m20261130_000004_relationships;
 mod m20261130_000005_feed_markers;
 mod m20261130_000006_timelines;
+mod m20261130_000007_pending_by_time;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_relationships::Migration),
             Box::new(m20261130_000005_feed_markers::Migration),
             Box::new(m20261130_000006_timelines::Migration),
+            Box::new(m20261130_000007_pending_by_time::Migration),
         ]
     }
 }

@@ -13,13 +13,15 @@
 //! the viewer's own follows when they are fewer (known followers).
 //! docs/PERFORMANCE.md has the EXPLAIN of each at dataset M.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
-use entity::{user, UserId};
+use entity::{post, user, PostId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
 use crate::error::StoreResult;
 use crate::page::{Page, PageRequest};
-use crate::sql::{split_pages, union_all, Sql};
+use crate::sql::{push_union_all, sort_for_page, split_pages, union_all, Sql};
 
 /// Which list of a user: the people following them, or the people they follow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -100,23 +102,111 @@ pub async fn pages(db: &impl ConnectionTrait, keys: &[(List, PageRequest)]) -> S
 /// filtered, joined to the other user's row: the list's users come with
 /// it, no second query.
 pub fn pages_stmt(backend: DbBackend, keys: &[(List, PageRequest)]) -> Statement {
-    union_all(backend, keys.len(), |sql, i| {
-        let (list, page) = &keys[i];
-        let (_, other) = list.side.columns();
-        // The flag is the follower's: only a following list shows it. Not
-        // reading it on a followers list keeps that walk index-only, which
-        // is what makes PostgreSQL's generic plan walk the index in order
-        // and stop at the page (rather than fetch and sort the whole list).
-        let hidden = match list.side {
-            Side::Followers => "FALSE",
-            Side::Following => "f.hidden_from_feed",
-        };
-        sql.push(&format!(
-            "f.created_at AS followed_at, {hidden} AS hidden, u.* FROM follows f JOIN users u ON u.id = f.{other}"
-        ));
-        push_where(sql, list);
-        sql.keyset("f.created_at", &format!("f.{other}"), page);
-    })
+    union_all(backend, keys.len(), |sql, i| push_page(sql, &keys[i].0, &keys[i].1))
+}
+
+/// One list's page, joined to its users (a branch of [`push_union_all`]).
+fn push_page(sql: &mut Sql, list: &List, page: &PageRequest) {
+    let (_, other) = list.side.columns();
+    // The flag is the follower's: only a following list shows it. Not
+    // reading it on a followers list keeps that walk index-only, which
+    // is what makes PostgreSQL's generic plan walk the index in order
+    // and stop at the page (rather than fetch and sort the whole list).
+    let hidden = match list.side {
+        Side::Followers => "FALSE",
+        Side::Following => "f.hidden_from_feed",
+    };
+    sql.push(&format!(
+        "f.created_at AS followed_at, {hidden} AS hidden, u.* FROM follows f JOIN users u ON u.id = f.{other}"
+    ));
+    push_where(sql, list);
+    sql.keyset("f.created_at", &format!("f.{other}"), page);
+}
+
+/// Each list's page, and one page of posts (`posts`) of every user on
+/// them, by user; an author in a block with `viewer` has an empty page, as
+/// in [`crate::posts::pages`]. On PostgreSQL one statement: the pages of
+/// [`pages_stmt`], each row joined LATERAL to its user's posts (an index
+/// range of posts (user_id, created_at, id) per user, stopped at the
+/// page). SQLite has no LATERAL: there the pages, then the posts pages.
+pub async fn pages_with_posts(
+    db: &impl ConnectionTrait,
+    viewer: Option<UserId>,
+    keys: &[(List, PageRequest)],
+    posts: PageRequest,
+) -> StoreResult<(Vec<Page<Edge>>, HashMap<UserId, Page<post::Model>>)> {
+    let backend = db.get_database_backend();
+    if backend != DbBackend::Postgres {
+        let pages = pages(db, keys).await?;
+        let mut users: Vec<UserId> = pages.iter().flat_map(|p| p.items.iter().map(|e| e.user.id)).collect();
+        users.sort_unstable();
+        users.dedup();
+        let wanted: Vec<(UserId, PageRequest)> = users.iter().map(|&u| (u, posts)).collect();
+        let found = crate::posts::pages(db, viewer, &wanted).await?;
+        return Ok((pages, users.into_iter().zip(found).collect()));
+    }
+    let rows = db.query_all_raw(pages_with_posts_stmt(backend, viewer, keys, &posts)).await?;
+    let mut edges = Vec::new();
+    // A user on two of the lists comes with their posts twice: kept from
+    // the first list they were seen on.
+    let mut seen: HashMap<UserId, (usize, Vec<post::Model>)> = HashMap::new();
+    let mut listed = HashSet::new();
+    for row in rows {
+        let k = row.try_get::<i64>("", "k")? as usize;
+        let user = user::Model::from_query_result(&row, "")?;
+        let id = user.id;
+        let (first_k, user_posts) = seen.entry(id).or_insert_with(|| (k, Vec::new()));
+        if let (true, Some(post_id)) = (*first_k == k, row.try_get::<Option<i64>>("", "post_id")?) {
+            user_posts.push(post::Model {
+                id: PostId(post_id),
+                user_id: id,
+                body: row.try_get("", "post_body")?,
+                created_at: row.try_get("", "post_created_at")?,
+            });
+        }
+        if listed.insert((k, id)) {
+            let edge = Edge {
+                followed_at: row.try_get("", "followed_at")?,
+                hidden_from_feed: row.try_get("", "hidden")?,
+                user,
+            };
+            edges.push((k, edge));
+        }
+    }
+    let pages: Vec<PageRequest> = keys.iter().map(|(_, p)| *p).collect();
+    let pages = split_pages(&pages, edges, |e| (e.followed_at, e.user.id.0));
+    let posts = seen
+        .into_iter()
+        .map(|(id, (_, mut rows))| {
+            sort_for_page(&mut rows, &posts, |p| (p.created_at, p.id.0));
+            (id, posts.into_page(rows))
+        })
+        .collect();
+    Ok((pages, posts))
+}
+
+/// [`pages_with_posts`]'s statement on PostgreSQL.
+pub fn pages_with_posts_stmt(
+    backend: DbBackend,
+    viewer: Option<UserId>,
+    keys: &[(List, PageRequest)],
+    posts: &PageRequest,
+) -> Statement {
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT l.*, p.id AS post_id, p.body AS post_body, p.created_at AS post_created_at FROM (");
+    push_union_all(&mut sql, keys.len(), |sql, i| push_page(sql, &keys[i].0, &keys[i].1));
+    sql.push(") l LEFT JOIN LATERAL (SELECT id, body, created_at FROM posts WHERE user_id = l.id");
+    if let Some(viewer) = viewer {
+        // Probes of blocks' key that name no column of posts: run once
+        // per user, before the posts range (a block with oneself cannot
+        // exist: blocks has a CHECK).
+        sql.push(" AND (SELECT 1 FROM blocks WHERE blocker_id = ").bind(viewer);
+        sql.push(" AND blocked_id = l.id) IS NULL AND (SELECT 1 FROM blocks WHERE blocker_id = l.id AND blocked_id = ");
+        sql.bind(viewer).push(") IS NULL");
+    }
+    sql.keyset("created_at", "id", posts);
+    sql.push(") p ON TRUE");
+    sql.build()
 }
 
 /// ` WHERE f.<owner> = .. AND <filter>`, over `follows f` (and `users u`

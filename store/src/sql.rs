@@ -104,17 +104,22 @@ pub fn sort_for_page<T>(rows: &mut [T], page: &PageRequest, key: impl Fn(&T) -> 
 /// seeks its own index range and stops at its LIMIT), the portable form of
 /// a LATERAL join. Each branch selects `CAST(<i> AS BIGINT) AS k` first,
 /// so rows can be handed back to their key.
-pub fn union_all(backend: DbBackend, branches: usize, mut branch: impl FnMut(&mut Sql, usize)) -> Statement {
+pub fn union_all(backend: DbBackend, branches: usize, branch: impl FnMut(&mut Sql, usize)) -> Statement {
     let mut sql = Sql::new(backend);
+    push_union_all(&mut sql, branches, branch);
+    sql.build()
+}
+
+/// Appends [`union_all`]'s text to `sql` (to use it as a subquery).
+pub fn push_union_all(sql: &mut Sql, branches: usize, mut branch: impl FnMut(&mut Sql, usize)) {
     for i in 0..branches {
         if i > 0 {
             sql.push(" UNION ALL ");
         }
         sql.push(&format!("SELECT * FROM (SELECT CAST({i} AS BIGINT) AS k, "));
-        branch(&mut sql, i);
+        branch(sql, i);
         sql.push(&format!(") b{i}"));
     }
-    sql.build()
 }
 
 /// Splits the rows of a [`union_all`] back into one page per key, in order.

@@ -1,10 +1,10 @@
 //! The `User` type: profile, counters, lists and the viewer's relationship.
 
-use async_graphql::{Context, Object, ID};
+use async_graphql::{Context, Name, Object, Value, ID};
 use chrono::{DateTime, Utc};
 use store::follows::{List, Side};
 use store::relationships::Relationship;
-use store::{user, Page, UserId};
+use store::{user, Page, PageRequest, UserId};
 
 use super::connection::{FollowConnection, PostConnection, Total};
 use super::relationship::{self, FollowFilter, FollowPolicy, ListQuery, OrderDirection};
@@ -39,6 +39,46 @@ pub async fn load(ctx: &Context<'_>, id: UserId) -> ApiResult<User> {
 /// The fields a connection is read for; asked only for `totalCount`, no
 /// page is read at all.
 const PAGE_FIELDS: &[&str] = &["edges", "nodes", "pageInfo"];
+
+/// The one page of posts a list's page asks of each of its users
+/// (`edges { node { posts(..) } }` and `nodes { posts(..) }`), to be read
+/// with the list. None when not asked, asked with different arguments in
+/// two places, or asked wrongly (the `posts` field then answers the error
+/// itself).
+fn posts_asked(ctx: &Context<'_>) -> Option<PageRequest> {
+    let look = ctx.look_ahead();
+    let mut fields = look.field("edges").field("node").field("posts").selection_fields();
+    fields.extend(look.field("nodes").field("posts").selection_fields());
+    let mut asked = None;
+    for field in fields {
+        let page = posts_page(field.arguments().ok()?)?;
+        if asked.is_some_and(|a| a != page) {
+            return None;
+        }
+        asked = Some(page);
+    }
+    asked
+}
+
+/// `posts(first:, after:, last:, before:)`'s page, as its resolver reads it.
+fn posts_page(arguments: Vec<(Name, Value)>) -> Option<PageRequest> {
+    let (mut first, mut after, mut last, mut before) = (None, None, None, None);
+    for (name, value) in arguments {
+        let int = |v: &Value| match v {
+            Value::Number(n) => n.as_i64().and_then(|n| i32::try_from(n).ok()),
+            _ => None,
+        };
+        match (name.as_str(), value) {
+            (_, Value::Null) => {}
+            ("first", v) => first = Some(int(&v)?),
+            ("last", v) => last = Some(int(&v)?),
+            ("after", Value::String(s)) => after = Some(s),
+            ("before", Value::String(s)) => before = Some(s),
+            _ => return None,
+        }
+    }
+    page_request(first, after.as_deref(), last, before.as_deref()).ok()
+}
 
 /// The arguments of a followers, following or known-followers list.
 pub struct ListArgs {
@@ -79,7 +119,18 @@ impl User {
             false => Total::Count(FollowCount(list.clone(), from_viewer)),
         };
         let page = if selects(ctx, PAGE_FIELDS) {
-            loaders(ctx)?.load_one(FollowPage(list, page)).await?.unwrap_or_else(Page::empty)
+            let loaders = loaders(ctx)?;
+            let posts = posts_asked(ctx);
+            match loaders.load_one(FollowPage(list, page, posts)).await? {
+                Some(listed) => {
+                    if let Some(posts) = posts {
+                        let pages = listed.posts.into_iter().map(|(user, page)| (PostPage(user, posts), page));
+                        loaders.feed_many(pages).await;
+                    }
+                    listed.page
+                }
+                None => Page::empty(),
+            }
         } else {
             Page::empty()
         };
