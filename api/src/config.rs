@@ -145,6 +145,11 @@ pub struct Config {
     #[arg(long, env = "FEED_TIMELINE_CAP", default_value_t = store::timeline::DEFAULT_CAP, global = true)]
     pub feed_timeline_cap: i64,
 
+    /// Followers a popular author's post is copied to per transaction in
+    /// the background (not a flag: tests set it small to run many).
+    #[arg(skip = store::timeline::DEFAULT_BATCH)]
+    pub feed_delivery_batch: i64,
+
     /// Whether this process trims timelines and sweeps the delivery queue
     /// in the background (always, but for tests that count statements).
     #[arg(skip = true)]

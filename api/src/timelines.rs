@@ -74,7 +74,7 @@ async fn deliverer(timelines: Weak<Timelines>, queued: Arc<Notify>, sweep: bool)
             continue;
         }
         loop {
-            match timeline::deliver_batch(&t.db).await {
+            match timeline::deliver_batch(&t.db, t.delivery.batch).await {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(e) => {

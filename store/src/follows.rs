@@ -153,8 +153,7 @@ pub async fn pages_with_posts(
     let mut listed = HashSet::new();
     for row in rows {
         let k = row.try_get::<i64>("", "k")? as usize;
-        let user = user::Model::from_query_result(&row, "")?;
-        let id = user.id;
+        let id: UserId = row.try_get("", "id")?;
         let (first_k, user_posts) = seen.entry(id).or_insert_with(|| (k, Vec::new()));
         if let (true, Some(post_id)) = (*first_k == k, row.try_get::<Option<i64>>("", "post_id")?) {
             user_posts.push(post::Model {
@@ -164,11 +163,13 @@ pub async fn pages_with_posts(
                 created_at: row.try_get("", "post_created_at")?,
             });
         }
+        // The user's columns repeat on each of their posts' rows: decoded
+        // once.
         if listed.insert((k, id)) {
             let edge = Edge {
                 followed_at: row.try_get("", "followed_at")?,
                 hidden_from_feed: row.try_get("", "hidden")?,
-                user,
+                user: user::Model::from_query_result(&row, "")?,
             };
             edges.push((k, edge));
         }

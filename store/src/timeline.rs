@@ -57,7 +57,7 @@ pub const DEFAULT_SYNC_LIMIT: i64 = 1000;
 /// (Mastodon keeps 400; pages of 100 and polls fit many times over).
 pub const DEFAULT_CAP: i64 = 800;
 /// Followers a background delivery copies a post to per transaction.
-pub const DELIVERY_BATCH: i64 = 1000;
+pub const DEFAULT_BATCH: i64 = 1000;
 
 /// How timelines are written.
 #[derive(Clone, Copy, Debug)]
@@ -68,11 +68,13 @@ pub struct Delivery {
     /// Entries a timeline keeps once trimmed, and copies in per account
     /// followed.
     pub cap: i64,
+    /// Followers a background delivery copies a post to per transaction.
+    pub batch: i64,
 }
 
 impl Default for Delivery {
     fn default() -> Self {
-        Delivery { sync_limit: DEFAULT_SYNC_LIMIT, cap: DEFAULT_CAP }
+        Delivery { sync_limit: DEFAULT_SYNC_LIMIT, cap: DEFAULT_CAP, batch: DEFAULT_BATCH }
     }
 }
 
@@ -96,7 +98,8 @@ pub fn start_stmt(backend: DbBackend, viewer: UserId) -> Statement {
 }
 
 /// Pushes the fan-out of a new post written in its transaction: one entry
-/// per follower who shows the author and has a timeline.
+/// per follower who shows the author and has a timeline ([`deliver_batch`]
+/// adds a range of followers to it).
 pub fn push_fan_out(sql: &mut Sql, author: UserId, post: PostId, at: DateTime<Utc>) {
     sql.push("INSERT INTO timeline_entries (viewer_id, created_at, post_id, author_id) SELECT f.follower_id, ")
         .bind(at)
@@ -179,11 +182,9 @@ pub fn push_backfill_floor(sql: &mut Sql, viewer: UserId, authors: &[UserId], ca
     sql.push("UPDATE timelines SET floor_at = COALESCE((SELECT MAX(c) FROM (");
     for (i, author) in authors.iter().enumerate() {
         sql.push(if i == 0 { "" } else { " UNION ALL " });
-        sql.push("SELECT (SELECT created_at FROM posts WHERE user_id = ")
-            .bind(*author)
-            .push(" ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ")
-            .bind(cap)
-            .push(") AS c");
+        sql.push("SELECT ");
+        push_nth_newest(sql, Newest::Posts(*author), cap);
+        sql.push(" AS c");
     }
     sql.push(") y WHERE c > timelines.floor_at), floor_at) WHERE viewer_id = ").bind(viewer);
 }
@@ -269,16 +270,9 @@ pub async fn build(db: &DatabaseConnection, viewer: UserId, cap: i64) -> StoreRe
         .push(") x WHERE 1 = 1 ON CONFLICT DO NOTHING");
     txn.execute_raw(sql.build()).await?;
     let mut sql = Sql::new(backend);
-    sql.push("UPDATE timelines SET ready = ")
-        .bind(true)
-        .push(", floor_at = COALESCE((SELECT created_at FROM timeline_entries WHERE viewer_id = ")
-        .bind(viewer)
-        .push(" ORDER BY created_at DESC, post_id DESC LIMIT 1 OFFSET ")
-        .bind(cap)
-        .push("), ")
-        .bind(no_floor())
-        .push(") WHERE viewer_id = ")
-        .bind(viewer);
+    sql.push("UPDATE timelines SET ready = ").bind(true).push(", floor_at = COALESCE(");
+    push_nth_newest(&mut sql, Newest::Entries(viewer), cap);
+    sql.push(", ").bind(no_floor()).push(") WHERE viewer_id = ").bind(viewer);
     txn.execute_raw(sql.build()).await?;
     txn.commit().await?;
     Ok(())
@@ -304,15 +298,11 @@ pub async fn trim(db: &DatabaseConnection, after: UserId, batch: i64, cap: i64) 
     };
     let txn = begin_write(db).await?;
     let mut sql = Sql::new(backend);
-    sql.push("UPDATE timelines SET floor_at = (SELECT created_at FROM timeline_entries e WHERE e.viewer_id = timelines.viewer_id ORDER BY created_at DESC, post_id DESC LIMIT 1 OFFSET ")
-        .bind(cap)
-        .push(") WHERE viewer_id > ")
-        .bind(after)
-        .push(" AND viewer_id <= ")
-        .bind(last)
-        .push(" AND ready AND (SELECT created_at FROM timeline_entries e WHERE e.viewer_id = timelines.viewer_id ORDER BY created_at DESC, post_id DESC LIMIT 1 OFFSET ")
-        .bind(cap)
-        .push(") > floor_at");
+    sql.push("UPDATE timelines SET floor_at = ");
+    push_nth_newest(&mut sql, Newest::EntriesOfEach, cap);
+    sql.push(" WHERE viewer_id > ").bind(after).push(" AND viewer_id <= ").bind(last).push(" AND ready AND ");
+    push_nth_newest(&mut sql, Newest::EntriesOfEach, cap);
+    sql.push(" > floor_at");
     txn.execute_raw(sql.build()).await?;
     let mut sql = Sql::new(backend);
     sql.push("DELETE FROM timeline_entries WHERE viewer_id > ")
@@ -325,14 +315,14 @@ pub async fn trim(db: &DatabaseConnection, after: UserId, batch: i64, cap: i64) 
     Ok(Some(last))
 }
 
-/// Copies one queued post to the next [`DELIVERY_BATCH`] of its author's
+/// Copies one queued post to the next `batch` of its author's
 /// followers, in one transaction, and takes it off the queue after the
 /// last. It takes no lock on the author's row, so createPost and follows
 /// of a popular author never wait for it: a follow that begins meanwhile
 /// copies the post itself (it is in `posts` before it is queued), and a
 /// copy written for a follow that ended meanwhile is skipped by the read.
 /// Returns whether there was anything to do.
-pub async fn deliver_batch(db: &DatabaseConnection) -> StoreResult<bool> {
+pub async fn deliver_batch(db: &DatabaseConnection, batch: i64) -> StoreResult<bool> {
     let backend = db.get_database_backend();
     let postgres = backend == DbBackend::Postgres;
     let Some(row) = db
@@ -363,7 +353,7 @@ pub async fn deliver_batch(db: &DatabaseConnection) -> StoreResult<bool> {
     .push(" AND NOT hidden_from_feed AND follower_id >= ")
     .bind(next)
     .push(" ORDER BY follower_id LIMIT ")
-    .bind(DELIVERY_BATCH)
+    .bind(batch)
     .push(") f");
     let row = txn.query_one_raw(sql.build()).await?;
     let (last, n): (Option<i64>, i64) = match row {
@@ -372,24 +362,14 @@ pub async fn deliver_batch(db: &DatabaseConnection) -> StoreResult<bool> {
     };
     if let Some(last) = last {
         let mut sql = Sql::new(backend);
-        sql.push("INSERT INTO timeline_entries (viewer_id, created_at, post_id, author_id) SELECT f.follower_id, ")
-            .bind(at)
-            .push(", ")
-            .bind(post)
-            .push(", ")
-            .bind(author)
-            .push(" FROM follows f JOIN timelines t ON t.viewer_id = f.follower_id WHERE f.followed_id = ")
-            .bind(author)
-            .push(" AND NOT f.hidden_from_feed AND f.follower_id >= ")
-            .bind(next)
-            .push(" AND f.follower_id <= ")
-            .bind(last)
-            .push(" ON CONFLICT DO NOTHING");
+        push_fan_out(&mut sql, author, post, at);
+        sql.push(" AND f.follower_id >= ").bind(next).push(" AND f.follower_id <= ").bind(last);
+        sql.push(" ON CONFLICT DO NOTHING");
         txn.execute_raw(sql.build()).await?;
     }
     let mut sql = Sql::new(backend);
     match last {
-        Some(last) if n >= DELIVERY_BATCH => {
+        Some(last) if n >= batch => {
             sql.push("UPDATE timeline_pending SET next_follower = ").bind(last + 1).push(" WHERE post_id = ").bind(post)
         }
         _ => sql.push("DELETE FROM timeline_pending WHERE post_id = ").bind(post),
@@ -414,19 +394,12 @@ pub fn backfill_requesters_stmts(backend: DbBackend, account: UserId) -> [Statem
         sql.push("viewer_id IN (SELECT requester_id FROM follow_requests WHERE target_id = ").bind(account).push(")");
     };
     let mut floor = Sql::new(backend);
-    floor
-        .push("UPDATE timelines SET floor_at = (SELECT created_at FROM posts WHERE user_id = ")
-        .bind(account)
-        .push(" ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ")
-        .bind(APPROVE_ALL_BACKFILL)
-        .push(") WHERE ");
+    floor.push("UPDATE timelines SET floor_at = ");
+    push_nth_newest(&mut floor, Newest::Posts(account), APPROVE_ALL_BACKFILL);
+    floor.push(" WHERE ");
     requesters(&mut floor);
-    floor
-        .push(" AND floor_at < (SELECT created_at FROM posts WHERE user_id = ")
-        .bind(account)
-        .push(" ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ")
-        .bind(APPROVE_ALL_BACKFILL)
-        .push(")");
+    floor.push(" AND floor_at < ");
+    push_nth_newest(&mut floor, Newest::Posts(account), APPROVE_ALL_BACKFILL);
     let mut copy = Sql::new(backend);
     copy.push("INSERT INTO timeline_entries (viewer_id, created_at, post_id, author_id) SELECT t.viewer_id, p.created_at, p.id, p.user_id FROM timelines t JOIN (SELECT id, user_id, created_at FROM posts WHERE user_id = ")
         .bind(account)
@@ -436,4 +409,33 @@ pub fn backfill_requesters_stmts(backend: DbBackend, account: UserId) -> [Statem
     requesters(&mut copy);
     copy.push(" ON CONFLICT DO NOTHING");
     [floor.build(), copy.build()]
+}
+
+/// Whose newest rows [`push_nth_newest`] counts.
+enum Newest {
+    /// An account's posts.
+    Posts(UserId),
+    /// A viewer's timeline entries.
+    Entries(UserId),
+    /// The entries of each row of an `UPDATE timelines`.
+    EntriesOfEach,
+}
+
+/// Pushes `(SELECT created_at ... LIMIT 1 OFFSET n)`: when the row after
+/// the `n` newest was made (NULL when there are no more than `n`), the
+/// floor that keeps those `n`. An index range walked newest first.
+fn push_nth_newest(sql: &mut Sql, of: Newest, n: i64) {
+    match of {
+        Newest::Posts(author) => {
+            sql.push("(SELECT created_at FROM posts WHERE user_id = ").bind(author).push(" ORDER BY created_at DESC, id DESC")
+        }
+        Newest::Entries(viewer) => sql
+            .push("(SELECT created_at FROM timeline_entries WHERE viewer_id = ")
+            .bind(viewer)
+            .push(" ORDER BY created_at DESC, post_id DESC"),
+        Newest::EntriesOfEach => sql.push(
+            "(SELECT created_at FROM timeline_entries e WHERE e.viewer_id = timelines.viewer_id ORDER BY created_at DESC, post_id DESC",
+        ),
+    };
+    sql.push(" LIMIT 1 OFFSET ").bind(n).push(")");
 }

@@ -89,11 +89,13 @@ async fn recount_repairs_counters() {
 #[tokio::test]
 async fn counters_stay_exact_through_every_relationship_path() {
     // Timelines on, with posts of authors with 3 or more followers queued
-    // for the background and a cap of 5 (the trimmer runs meanwhile).
+    // for the background, copied 2 followers a transaction, and a cap of
+    // 5 (the trimmer runs meanwhile).
     let app = spawn_app_with(|c| {
         c.feed_timelines = true;
         c.feed_sync_fanout = 3;
         c.feed_timeline_cap = 5;
+        c.feed_delivery_batch = 2;
     })
     .await;
     let mut people = Vec::new();

@@ -14,7 +14,8 @@ use crate::helpers::{spawn_app, spawn_app_with, strings, TestApp};
 /// few followees), the live newest-posts walk, the walk with a window so
 /// small that it must fall back to the merge; the materialized timeline
 /// (store/src/timeline.rs); and the timeline capped at 2 entries with every
-/// post of an author with a follower queued for the background, so pages
+/// post of an author with a follower queued for the background (copied 2
+/// followers a transaction), so pages
 /// reach below its floor (and fall back to the live read) and posts are
 /// read from the queue while they are being copied.
 macro_rules! each_feed_plan {
@@ -57,6 +58,7 @@ async fn spawn_with_timelines(cap: i64, sync_fanout: i64) -> TestApp {
         c.feed_timelines = true;
         c.feed_timeline_cap = cap;
         c.feed_sync_fanout = sync_fanout;
+        c.feed_delivery_batch = 2;
     })
     .await
 }

@@ -49,7 +49,11 @@ pub fn build(db: DatabaseConnection, config: &Config) -> AppSchema {
         .data(FeedPlan::new(config.feed_broad_following, config.feed_window, config.feed_timelines))
         .data(Timelines::start(
             db.clone(),
-            Delivery { sync_limit: config.feed_sync_fanout, cap: config.feed_timeline_cap.max(1) },
+            Delivery {
+                sync_limit: config.feed_sync_fanout,
+                cap: config.feed_timeline_cap.max(1),
+                batch: config.feed_delivery_batch.max(1),
+            },
             config.timeline_upkeep,
         ))
         .limit_depth(config.max_query_depth)
