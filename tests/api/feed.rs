@@ -444,6 +444,65 @@ async fn the_timeline_answers_and_falls_back_below_its_floor() {
     assert!(sql.contains("FROM timelines t LEFT JOIN") && sql.contains("UNION ALL SELECT CAST("), "{sql}");
 }
 
+/// The trimmer cuts a timeline that grew past its cap back to the cap and
+/// raises its floor; the feed stays whole (the part below the floor is
+/// read live) and its first page still comes from the timeline alone.
+#[tokio::test]
+async fn the_trimmer_cuts_each_timeline_to_its_cap() {
+    let app = spawn_with_timelines(3, 1000).await;
+    let (me, _) = app.sign_up("reader").await;
+    let (author, author_id) = app.sign_up("writer").await;
+    app.follow(&me, &author_id).await;
+    for i in 0..7 {
+        app.post(&author, &format!("p{i}")).await;
+    }
+    let entries =
+        "SELECT COUNT(*) FROM timeline_entries WHERE viewer_id = (SELECT id FROM users WHERE username = 'reader')";
+    assert_eq!(app.scalar(entries).await, 7, "every post copied as it was written");
+    let mut trimmed = false;
+    for _ in 0..100 {
+        if app.scalar(entries).await == 3 {
+            trimmed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(trimmed, "trimmed to the cap within 10 s: {} entries", app.scalar(entries).await);
+    assert_eq!(feed_bodies(&app, &me).await, ["p6", "p5", "p4", "p3", "p2", "p1", "p0"]);
+    let before = app.statements();
+    let page = feed(&app, &me, json!({ "first": 2 })).await;
+    assert_eq!(strings(&page["edges"], "/node/body"), ["p6", "p5"]);
+    assert_eq!(app.statements_since(before).len(), 2, "the session and the timeline read");
+}
+
+/// An account turning OPEN approves its pending requests, and each
+/// requester's timeline gets its 20 newest posts, its floor raised below
+/// them: the feed is whole, older posts read live.
+#[tokio::test]
+async fn turning_open_copies_the_newest_posts_and_raises_the_floor() {
+    let app = spawn_with_timelines(800, 1000).await;
+    let (me, _) = app.sign_up("reader").await;
+    let (author, author_id) = app.sign_up("writer").await;
+    let policy = "mutation($p: FollowPolicy!) { updateProfile(input: { followPolicy: $p }) { id } }";
+    app.ok(Some(&author), policy, json!({ "p": "APPROVAL" })).await;
+    let mut bodies = Vec::new();
+    for i in 0..25 {
+        app.post(&author, &format!("p{i:02}")).await;
+        bodies.insert(0, format!("p{i:02}"));
+    }
+    app.follow(&me, &author_id).await; // a request, not a follow
+    assert!(feed_bodies(&app, &me).await.is_empty());
+    app.ok(Some(&author), policy, json!({ "p": "OPEN" })).await;
+    let entries =
+        "SELECT COUNT(*) FROM timeline_entries WHERE viewer_id = (SELECT id FROM users WHERE username = 'reader')";
+    assert_eq!(app.scalar(entries).await, 20);
+    assert_eq!(feed_bodies(&app, &me).await, bodies, "the 5 oldest read live below the floor");
+    let before = app.statements();
+    let page = feed(&app, &me, json!({ "first": 19 })).await;
+    assert_eq!(strings(&page["edges"], "/node/body"), bodies[..19]);
+    assert_eq!(app.statements_since(before).len(), 2, "the session and the timeline read");
+}
+
 /// An account without a timeline (loaded in bulk, or from before them) is
 /// read live at first, and its timeline is built off the request: later
 /// reads use it, and it holds exactly the feed.
