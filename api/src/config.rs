@@ -147,7 +147,7 @@ pub struct Config {
 
     /// Followers a popular author's post is copied to per transaction in
     /// the background (not a flag: tests set it small to run many).
-    #[arg(skip = store::timeline::DEFAULT_BATCH)]
+    #[arg(skip = store::timeline::DEFAULT_DELIVERY_BATCH)]
     pub feed_delivery_batch: i64,
 
     /// Whether this process trims timelines and sweeps the delivery queue

@@ -36,9 +36,8 @@ use store::{post, user, DatabaseConnection, Page, PageRequest, PostId, UserId};
 use crate::auth::Viewer;
 use crate::error::ApiError;
 
-/// Several hundred keys per statement at most: SQLite caps a compound
-/// SELECT at 500 terms.
-const MAX_BATCH: usize = 200;
+/// Keys per statement at most (one UNION ALL branch each).
+const MAX_BATCH: usize = store::sql::MAX_BRANCHES;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct UserById(pub UserId);
@@ -217,25 +216,27 @@ impl async_graphql::dataloader::Loader<FollowPage> for Loader {
     type Value = Listed;
     type Error = ApiError;
 
-    /// One statement per posts page asked for (nearly always one).
+    /// The keys grouped by the posts page they ask for (nearly always all
+    /// alike): one read per group.
     async fn load(&self, keys: &[FollowPage]) -> Result<HashMap<FollowPage, Listed>, ApiError> {
-        let mut by_posts: HashMap<Option<PageRequest>, Vec<&FollowPage>> = HashMap::new();
+        let mut groups: HashMap<Option<PageRequest>, Vec<&FollowPage>> = HashMap::new();
         for key in keys {
-            by_posts.entry(key.2).or_default().push(key);
+            groups.entry(key.2).or_default().push(key);
         }
         let mut out = HashMap::with_capacity(keys.len());
-        for (posts, keys) in by_posts {
-            let args: Vec<(List, PageRequest)> = keys.iter().map(|k| (k.0.clone(), k.1)).collect();
-            let Some(posts) = posts else {
-                let pages = store::follows::pages(&self.db, &args).await?;
-                out.extend(keys.into_iter().cloned().zip(pages.into_iter().map(|page| Listed { page, posts: vec![] })));
+        for (posts_page, group) in groups {
+            let lists: Vec<(List, PageRequest)> = group.iter().map(|k| (k.0.clone(), k.1)).collect();
+            let Some(posts_page) = posts_page else {
+                let pages = store::follows::pages(&self.db, &lists).await?;
+                let listed = pages.into_iter().map(|page| Listed { page, posts: vec![] });
+                out.extend(group.into_iter().cloned().zip(listed));
                 continue;
             };
-            let (pages, by_user) = store::follows::pages_with_posts(&self.db, self.viewer.id(), &args, posts).await?;
-            for (key, page) in keys.into_iter().zip(pages) {
-                let posts =
-                    page.items.iter().filter_map(|e| Some((e.user.id, by_user.get(&e.user.id)?.clone()))).collect();
-                out.insert(key.clone(), Listed { page, posts });
+            let (pages, by_user) =
+                store::follows::pages_with_posts(&self.db, self.viewer.id(), &lists, posts_page).await?;
+            for (key, page) in group.into_iter().zip(pages) {
+                let posts = page.items.iter().filter_map(|e| Some((e.user.id, by_user.get(&e.user.id)?.clone())));
+                out.insert(key.clone(), Listed { posts: posts.collect(), page });
             }
         }
         Ok(out)

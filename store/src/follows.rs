@@ -21,7 +21,7 @@ use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
 use crate::error::StoreResult;
 use crate::page::{Page, PageRequest};
-use crate::sql::{push_union_all, sort_for_page, split_pages, union_all, Sql};
+use crate::sql::{push_union_all, sort_for_page, split_pages, union_all, Sql, MAX_BRANCHES};
 
 /// Which list of a user: the people following them, or the people they follow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -133,7 +133,7 @@ pub async fn pages_with_posts(
     db: &impl ConnectionTrait,
     viewer: Option<UserId>,
     keys: &[(List, PageRequest)],
-    posts: PageRequest,
+    posts_page: PageRequest,
 ) -> StoreResult<(Vec<Page<Edge>>, HashMap<UserId, Page<post::Model>>)> {
     let backend = db.get_database_backend();
     if backend != DbBackend::Postgres {
@@ -141,11 +141,16 @@ pub async fn pages_with_posts(
         let mut users: Vec<UserId> = pages.iter().flat_map(|p| p.items.iter().map(|e| e.user.id)).collect();
         users.sort_unstable();
         users.dedup();
-        let wanted: Vec<(UserId, PageRequest)> = users.iter().map(|&u| (u, posts)).collect();
-        let found = crate::posts::pages(db, viewer, &wanted).await?;
-        return Ok((pages, users.into_iter().zip(found).collect()));
+        // Up to 200 lists of 100 users each: [`MAX_BRANCHES`] a statement.
+        let mut by_user = HashMap::with_capacity(users.len());
+        for chunk in users.chunks(MAX_BRANCHES) {
+            let wanted: Vec<(UserId, PageRequest)> = chunk.iter().map(|&u| (u, posts_page)).collect();
+            let found = crate::posts::pages(db, viewer, &wanted).await?;
+            by_user.extend(chunk.iter().copied().zip(found));
+        }
+        return Ok((pages, by_user));
     }
-    let rows = db.query_all_raw(pages_with_posts_stmt(backend, viewer, keys, &posts)).await?;
+    let rows = db.query_all_raw(pages_with_posts_stmt(backend, viewer, keys, &posts_page)).await?;
     let mut edges = Vec::new();
     // A user on two of the lists comes with their posts twice: kept from
     // the first list they were seen on.
@@ -176,17 +181,19 @@ pub async fn pages_with_posts(
     }
     let pages: Vec<PageRequest> = keys.iter().map(|(_, p)| *p).collect();
     let pages = split_pages(&pages, edges, |e| (e.followed_at, e.user.id.0));
-    let posts = seen
+    let by_user = seen
         .into_iter()
         .map(|(id, (_, mut rows))| {
-            sort_for_page(&mut rows, &posts, |p| (p.created_at, p.id.0));
-            (id, posts.into_page(rows))
+            sort_for_page(&mut rows, &posts_page, |p| (p.created_at, p.id.0));
+            (id, posts_page.into_page(rows))
         })
         .collect();
-    Ok((pages, posts))
+    Ok((pages, by_user))
 }
 
-/// [`pages_with_posts`]'s statement on PostgreSQL.
+/// [`pages_with_posts`]'s statement on PostgreSQL. The LATERAL also runs
+/// for each list's extra row (the one that tells whether more follow):
+/// `posts.limit + 1` rows a list read and dropped.
 pub fn pages_with_posts_stmt(
     backend: DbBackend,
     viewer: Option<UserId>,

@@ -99,6 +99,10 @@ pub fn sort_for_page<T>(rows: &mut [T], page: &PageRequest, key: impl Fn(&T) -> 
     });
 }
 
+/// Branches one [`union_all`] statement takes at most: SQLite caps a
+/// compound SELECT at 500 terms. Callers with more keys split them.
+pub const MAX_BRANCHES: usize = 200;
+
 /// Writes `SELECT * FROM (<branch 0>) b0 UNION ALL SELECT * FROM (<branch 1>) b1 ...`:
 /// one statement that runs a small, index-served query per key (each branch
 /// seeks its own index range and stops at its LIMIT), the portable form of

@@ -57,7 +57,7 @@ pub const DEFAULT_SYNC_LIMIT: i64 = 1000;
 /// (Mastodon keeps 400; pages of 100 and polls fit many times over).
 pub const DEFAULT_CAP: i64 = 800;
 /// Followers a background delivery copies a post to per transaction.
-pub const DEFAULT_BATCH: i64 = 1000;
+pub const DEFAULT_DELIVERY_BATCH: i64 = 1000;
 
 /// How timelines are written.
 #[derive(Clone, Copy, Debug)]
@@ -74,7 +74,7 @@ pub struct Delivery {
 
 impl Default for Delivery {
     fn default() -> Self {
-        Delivery { sync_limit: DEFAULT_SYNC_LIMIT, cap: DEFAULT_CAP, batch: DEFAULT_BATCH }
+        Delivery { sync_limit: DEFAULT_SYNC_LIMIT, cap: DEFAULT_CAP, batch: DEFAULT_DELIVERY_BATCH }
     }
 }
 

@@ -2,6 +2,7 @@
 //! parents. Counted with SeaORM's metric callback on the server's own
 //! connection.
 
+use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 use crate::helpers::{spawn_app, TestApp};
@@ -127,6 +128,7 @@ async fn posts_read_with_a_list_are_the_posts_read_alone() {
             "(first: 2)".to_owned(),
         ),
     ];
+    let mut blocked_seen = false;
     for token in [Some(viewer.as_str()), None] {
         for (shape, args) in &shapes {
             let query = shape.replace("ARGS", &format!("{args} {posts}")).replace("SELECT", posts);
@@ -150,11 +152,47 @@ async fn posts_read_with_a_list_are_the_posts_read_alone() {
                 nonempty += usize::from(!want["nodes"].as_array().unwrap().is_empty());
                 if username == "user07" && token.is_some() {
                     assert_eq!(want["nodes"], json!([]), "blocked: no posts");
+                    blocked_seen = true;
                 }
             }
             assert!(nonempty >= 2, "{query}");
         }
     }
+    assert!(blocked_seen, "the author who blocked the viewer was listed");
+}
+
+/// Lists whose users are more than one UNION ALL may hold (SQLite takes
+/// 500 terms): six lists of 90 followers, each asked for their posts, in
+/// one batch.
+#[tokio::test]
+async fn posts_of_more_listed_users_than_one_statement_takes() {
+    let app = spawn_app().await;
+    for t in 0..6 {
+        app.sign_up(&format!("tgt{t}")).await;
+    }
+    app.db
+        .execute_unprepared(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 540) \
+             INSERT INTO users (username, email, email_key, password_hash, display_name, bio, created_at, followers_count, following_count, posts_count) \
+             SELECT 'bulk' || n.i, 'bulk' || n.i || '@example.com', 'bulk' || n.i || '@example.com', u.password_hash, 'bulk', '', u.created_at, 0, 1, 0 \
+             FROM n JOIN users u ON u.username = 'tgt0'",
+        )
+        .await
+        .unwrap();
+    app.db
+        .execute_unprepared(
+            "INSERT INTO follows (follower_id, followed_id, created_at, hidden_from_feed) \
+             SELECT b.id, t.id, b.created_at, FALSE FROM users b JOIN users t ON t.username = 'tgt' || (b.id % 6) \
+             WHERE b.username LIKE 'bulk%'",
+        )
+        .await
+        .unwrap();
+    let query = r#"{ users(first: 6, search: "tgt") { nodes { followers(first: 100) {
+        nodes { username posts(first: 1) { nodes { id } } } } } } }"#;
+    let data = app.ok(None, query, json!({})).await;
+    let lists = data["users"]["nodes"].as_array().unwrap();
+    let listed: usize = lists.iter().map(|u| u["followers"]["nodes"].as_array().unwrap().len()).sum();
+    assert_eq!(listed, 540);
 }
 
 /// (username, the arguments of the posts field, its answer) of every user

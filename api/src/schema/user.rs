@@ -44,7 +44,9 @@ const PAGE_FIELDS: &[&str] = &["edges", "nodes", "pageInfo"];
 /// (`edges { node { posts(..) } }` and `nodes { posts(..) }`), to be read
 /// with the list. None when not asked, asked with different arguments in
 /// two places, or asked wrongly (the `posts` field then answers the error
-/// itself).
+/// itself), or with a variable the request leaves out. Look-ahead does not
+/// see `@skip`/`@include`: a skipped `posts` is still read (its cost is
+/// counted in the query's complexity all the same).
 fn posts_asked(ctx: &Context<'_>) -> Option<PageRequest> {
     let look = ctx.look_ahead();
     let mut fields = look.field("edges").field("node").field("posts").selection_fields();
