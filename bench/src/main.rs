@@ -21,7 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use sea_orm::{ConnectionTrait, Statement};
 use seed::dataset::{self, Size};
 use store::UserId;
@@ -42,6 +42,21 @@ enum Db {
     Sqlite,
 }
 
+/// Which dataset, and the server to run on it (`suite` and `posts`).
+#[derive(Args)]
+struct Target {
+    #[arg(long, value_enum, default_value = "m")]
+    size: Size,
+    /// PostgreSQL database to create the bench databases from.
+    #[arg(long, env = "BENCH_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    postgres_url: String,
+    /// The server binary to start (build it with --release).
+    #[arg(long, default_value = "target/release/followgraph")]
+    server: String,
+    #[arg(long, default_value_t = 18_080)]
+    port: u16,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Generate a dataset and load it into DATABASE_URL (dropping what is there).
@@ -53,18 +68,10 @@ enum Cmd {
     },
     /// Load if needed, start the server, run the workloads and the floor, report.
     Suite {
-        #[arg(long, value_enum, default_value = "m")]
-        size: Size,
+        #[command(flatten)]
+        target: Target,
         #[arg(long, value_enum, default_value = "postgres")]
         db: Db,
-        /// PostgreSQL database to create the bench databases from.
-        #[arg(long, env = "BENCH_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
-        postgres_url: String,
-        /// The server binary to start (build it with --release).
-        #[arg(long, default_value = "target/release/followgraph")]
-        server: String,
-        #[arg(long, default_value_t = 18_080)]
-        port: u16,
         /// Seconds each measurement runs (after a warm-up of a fifth of it).
         #[arg(long, default_value_t = 10)]
         seconds: u64,
@@ -87,14 +94,8 @@ enum Cmd {
     /// createPost and deletePost latency by the author's follower count
     /// (PostgreSQL; gives every account a timeline first).
     Posts {
-        #[arg(long, value_enum, default_value = "m")]
-        size: Size,
-        #[arg(long, env = "BENCH_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
-        postgres_url: String,
-        #[arg(long, default_value = "target/release/followgraph")]
-        server: String,
-        #[arg(long, default_value_t = 18_080)]
-        port: u16,
+        #[command(flatten)]
+        target: Target,
         /// Posts per author size.
         #[arg(long, default_value_t = 200)]
         requests: usize,
@@ -105,26 +106,10 @@ enum Cmd {
 async fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Cmd::Load { size, database_url } => load(size, &database_url).await,
-        Cmd::Posts { size, postgres_url, server, port, requests } => {
-            posts::run(size, &postgres_url, &server, port, requests).await
-        }
-        Cmd::Suite {
-            size,
-            db,
-            postgres_url,
-            server,
-            port,
-            seconds,
-            concurrency,
-            workloads,
-            reload,
-            no_floor,
-            fail_on_errors,
-        } => {
+        Cmd::Posts { target, requests } => posts::run(&target, requests).await,
+        Cmd::Suite { target, db, seconds, concurrency, workloads, reload, no_floor, fail_on_errors } => {
             let workloads = if workloads.is_empty() { Workload::ALL.to_vec() } else { workloads };
-            match suite(size, db, &postgres_url, &server, port, seconds, &concurrency, &workloads, reload, !no_floor)
-                .await
-            {
+            match suite(&target, db, seconds, &concurrency, &workloads, reload, !no_floor).await {
                 Ok(errors) if errors > 0 && fail_on_errors => Err(format!("{errors} requests failed")),
                 Ok(_) => Ok(()),
                 Err(e) => Err(e),
@@ -202,19 +187,19 @@ async fn dataset_db(
     Ok((url, db))
 }
 
-/// Starts the server on `url` with the plan and pool size the floor uses,
-/// and waits until it answers.
-async fn start_server(
-    server_bin: &str,
-    url: &str,
-    port: u16,
-    size: Size,
-) -> Result<(Server, reqwest::Client, String), String> {
-    let log = std::fs::File::create(format!("target/bench-server-{}.log", size.name())).map_err(|e| e.to_string())?;
-    // The server and the floor run the same plan and pool size, set here
-    // for both (not left to whatever the environment says).
-    let plan = store::feed::FeedPlan::default();
-    let pool_size = store::default_pool_size(url);
+/// The feed plan and pool size of the server on `url`: the floor runs the
+/// same, set for both here (not left to whatever the environment says).
+fn server_settings(url: &str) -> (store::feed::FeedPlan, u32) {
+    (store::feed::FeedPlan::default(), store::default_pool_size(url))
+}
+
+/// Starts `target`'s server on `url` with [`server_settings`], and waits
+/// until it answers.
+async fn start_server(target: &Target, url: &str) -> Result<(Server, reqwest::Client, String), String> {
+    let (server_bin, port) = (target.server.as_str(), target.port);
+    let log =
+        std::fs::File::create(format!("target/bench-server-{}.log", target.size.name())).map_err(|e| e.to_string())?;
+    let (plan, pool_size) = server_settings(url);
     let child = Command::new(server_bin)
         .env("DATABASE_URL", url)
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
@@ -293,24 +278,19 @@ async fn measure(
 
 #[allow(clippy::too_many_arguments)]
 async fn suite(
-    size: Size,
+    target: &Target,
     db_kind: Db,
-    postgres_url: &str,
-    server_bin: &str,
-    port: u16,
     seconds: u64,
     concurrency: &[usize],
     workloads: &[Workload],
     reload: bool,
     with_floor: bool,
 ) -> Result<u64, String> {
+    let size = target.size;
     let spec = size.spec();
-    let (url, db) = dataset_db(size, db_kind, postgres_url, reload).await?;
-    // The server and the floor run the same plan and pool size, set here
-    // for both (not left to whatever the environment says).
-    let plan = store::feed::FeedPlan::default();
-    let pool_size = store::default_pool_size(&url);
-    let (server, client, base) = start_server(server_bin, &url, port, size).await?;
+    let (url, db) = dataset_db(size, db_kind, &target.postgres_url, reload).await?;
+    let (plan, pool_size) = server_settings(&url);
+    let (server, client, base) = start_server(target, &url).await?;
     let pid = server.0.id();
 
     let top_id = scalar(&db, "SELECT id FROM users ORDER BY followers_count DESC, id LIMIT 1").await?;

@@ -9,22 +9,23 @@
 use std::time::{Duration, Instant};
 
 use sea_orm::ConnectionTrait;
-use seed::dataset::{self, Size};
+use seed::dataset;
 use serde_json::{json, Value};
 
-use crate::{dataset_db, scalar, start_server, Db};
+use crate::{dataset_db, scalar, start_server, Db, Target};
 
 const CREATE: &str = "mutation($b: String!) { createPost(input: { body: $b }) { id } }";
 const DELETE: &str = "mutation($id: ID!) { deletePost(id: $id) }";
 
-pub async fn run(size: Size, postgres_url: &str, server_bin: &str, port: u16, requests: usize) -> Result<(), String> {
-    let (url, db) = dataset_db(size, Db::Postgres, postgres_url, false).await?;
+pub async fn run(target: &Target, requests: usize) -> Result<(), String> {
+    let size = target.size;
+    let (url, db) = dataset_db(size, Db::Postgres, &target.postgres_url, false).await?;
     db.execute_unprepared(
         "INSERT INTO timelines (viewer_id, ready, floor_at) SELECT id, TRUE, now() FROM users ON CONFLICT DO NOTHING",
     )
     .await
     .map_err(|e| e.to_string())?;
-    let (server, client, base) = start_server(server_bin, &url, port, size).await?;
+    let (server, client, base) = start_server(target, &url).await?;
     let graphql = format!("{base}/graphql");
     let top = scalar(&db, "SELECT MAX(followers_count) FROM users").await?;
     let mut report = String::from(

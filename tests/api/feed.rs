@@ -74,6 +74,22 @@ async fn feed(app: &TestApp, token: &str, vars: Value) -> Value {
     app.ok(Some(token), FEED, vars).await["feed"].clone()
 }
 
+/// "reader" follows "writer", who then posts `posts` times ("p0", "p1",
+/// ...): their tokens.
+async fn reader_following_writer(app: &TestApp, posts: usize) -> (String, String) {
+    let (me, _) = app.sign_up("reader").await;
+    let (author, author_id) = app.sign_up("writer").await;
+    app.follow(&me, &author_id).await;
+    for i in 0..posts {
+        app.post(&author, &format!("p{i}")).await;
+    }
+    (me, author)
+}
+
+/// How many entries reader's timeline holds.
+const READER_ENTRIES: &str =
+    "SELECT COUNT(*) FROM timeline_entries WHERE viewer_id = (SELECT id FROM users WHERE username = 'reader')";
+
 async fn feed_bodies(app: &TestApp, token: &str) -> Vec<String> {
     strings(&feed(app, token, json!({ "first": 100 })).await["edges"], "/node/body")
 }
@@ -210,12 +226,7 @@ each_feed_plan!(polling_with_last_and_before);
 /// Polling: `last` with `before: <newest cursor held>` returns only what is
 /// new, oldest-new nearest the cursor, and pages on via startCursor.
 async fn polling_with_last_and_before(app: TestApp) {
-    let (me, _) = app.sign_up("reader").await;
-    let (author, author_id) = app.sign_up("writer").await;
-    app.follow(&me, &author_id).await;
-    for i in 0..3 {
-        app.post(&author, &format!("p{i}")).await;
-    }
+    let (me, author) = reader_following_writer(&app, 3).await;
     let first = feed(&app, &me, json!({ "first": 20 })).await;
     let newest = first["pageInfo"]["startCursor"].clone();
 
@@ -405,12 +416,7 @@ async fn users_directory_newest_first_with_prefix_search() {
 async fn feed_plans_run_the_statements_they_claim() {
     for (broad, window, walk, merge) in [(1000, 4000, false, true), (0, 4000, true, false), (0, 1, true, true)] {
         let app = spawn_with_plan(broad, window).await;
-        let (me, _) = app.sign_up("reader").await;
-        let (author, author_id) = app.sign_up("writer").await;
-        app.follow(&me, &author_id).await;
-        for i in 0..5 {
-            app.post(&author, &format!("p{i}")).await;
-        }
+        let (me, _) = reader_following_writer(&app, 5).await;
         let before = app.statements();
         assert_eq!(feed_bodies(&app, &me).await, ["p4", "p3", "p2", "p1", "p0"]);
         let sql = app.statements_since(before).join("\n");
@@ -448,23 +454,16 @@ async fn the_timeline_answers_and_falls_back_below_its_floor() {
 #[tokio::test]
 async fn the_trimmer_cuts_each_timeline_to_its_cap() {
     let app = spawn_with_timelines(3, 1000).await;
-    let (me, _) = app.sign_up("reader").await;
-    let (author, author_id) = app.sign_up("writer").await;
-    app.follow(&me, &author_id).await;
-    for i in 0..7 {
-        app.post(&author, &format!("p{i}")).await;
-    }
-    let entries =
-        "SELECT COUNT(*) FROM timeline_entries WHERE viewer_id = (SELECT id FROM users WHERE username = 'reader')";
+    let (me, _) = reader_following_writer(&app, 7).await;
     let mut trimmed = false;
     for _ in 0..100 {
-        if app.scalar(entries).await == 3 {
+        if app.scalar(READER_ENTRIES).await == 3 {
             trimmed = true;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(trimmed, "trimmed to the cap within 10 s: {} entries", app.scalar(entries).await);
+    assert!(trimmed, "trimmed to the cap within 10 s: {} entries", app.scalar(READER_ENTRIES).await);
     assert_eq!(feed_bodies(&app, &me).await, ["p6", "p5", "p4", "p3", "p2", "p1", "p0"]);
     let before = app.statements();
     let page = feed(&app, &me, json!({ "first": 2 })).await;
@@ -498,9 +497,7 @@ async fn turning_open_copies_the_newest_posts_and_raises_the_floor() {
     app.follow(&me, &author_id).await; // a request, not a follow
     assert!(feed_bodies(&app, &me).await.is_empty());
     app.ok(Some(&author), policy, json!({ "p": "OPEN" })).await;
-    let entries =
-        "SELECT COUNT(*) FROM timeline_entries WHERE viewer_id = (SELECT id FROM users WHERE username = 'reader')";
-    assert_eq!(app.scalar(entries).await, 20);
+    assert_eq!(app.scalar(READER_ENTRIES).await, 20);
     assert_eq!(feed_bodies(&app, &me).await, bodies, "the 5 oldest read live below the floor");
     let before = app.statements();
     let page = feed(&app, &me, json!({ "first": 19 })).await;
@@ -514,12 +511,7 @@ async fn turning_open_copies_the_newest_posts_and_raises_the_floor() {
 #[tokio::test]
 async fn a_missing_timeline_is_built_after_the_first_read() {
     let app = spawn_with_timelines(800, 1000).await;
-    let (me, _) = app.sign_up("reader").await;
-    let (author, author_id) = app.sign_up("writer").await;
-    app.follow(&me, &author_id).await;
-    for i in 0..4 {
-        app.post(&author, &format!("p{i}")).await;
-    }
+    let (me, author) = reader_following_writer(&app, 4).await;
     let drop_timeline = "DELETE FROM timelines WHERE viewer_id = (SELECT id FROM users WHERE username = 'reader')";
     app.db.execute_unprepared(drop_timeline).await.unwrap();
     let before = app.statements();
