@@ -9,10 +9,9 @@
 use std::time::{Duration, Instant};
 
 use sea_orm::ConnectionTrait;
-use seed::dataset;
 use serde_json::{json, Value};
 
-use crate::{dataset_db, scalar, start_server, Db, Target};
+use crate::{dataset_db, scalar, start_server, workloads, Db, Target};
 
 const CREATE: &str = "mutation($b: String!) { createPost(input: { body: $b }) { id } }";
 const DELETE: &str = "mutation($id: ID!) { deletePost(id: $id) }";
@@ -38,31 +37,18 @@ pub async fn run(target: &Target, requests: usize) -> Result<(), String> {
         let author =
             scalar(&db, &format!("SELECT id FROM users ORDER BY abs(followers_count - {target}), id LIMIT 1")).await?;
         let followers = scalar(&db, &format!("SELECT followers_count FROM users WHERE id = {author}")).await?;
-        let token = dataset::token(author);
         let call = |query: &'static str, vars: Value| {
-            let (client, graphql, token) = (&client, &graphql, &token);
+            let (client, graphql) = (&client, &graphql);
             async move {
                 let t = Instant::now();
-                let res = client
-                    .post(graphql.as_str())
-                    .bearer_auth(token)
-                    .header("content-type", "application/json")
-                    .body(json!({ "query": query, "variables": vars }).to_string())
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let body: Value = serde_json::from_slice(&res.bytes().await.map_err(|e| e.to_string())?)
-                    .map_err(|e| e.to_string())?;
-                if body.get("errors").is_some() {
-                    return Err(format!("{body}"));
-                }
-                Ok::<(Value, Duration), String>((body, t.elapsed()))
+                let data = workloads::graphql(client, graphql, Some(author), query, vars).await?;
+                Ok::<(Value, Duration), String>((data, t.elapsed()))
             }
         };
         let (mut created, mut ids) = (Vec::new(), Vec::new());
         for i in 0..requests {
             let (body, took) = call(CREATE, json!({ "b": format!("bench post {i}") })).await?;
-            ids.push(body["data"]["createPost"]["id"].as_str().unwrap_or_default().to_owned());
+            ids.push(body["createPost"]["id"].as_str().unwrap_or_default().to_owned());
             created.push(took);
         }
         let t = Instant::now();

@@ -185,18 +185,7 @@ impl Ctx {
 
     /// GraphQL for the suite's own set-up (cursors), answered as JSON.
     pub async fn query(&self, actor: Option<i64>, query: &str, vars: Value) -> Result<Value, String> {
-        let mut req = self.client.post(&self.graphql_url).header("content-type", "application/json");
-        if let Some(id) = actor {
-            req = req.header("authorization", format!("Bearer {}", dataset::token(id)));
-        }
-        let body = serde_json::to_vec(&json!({ "query": query, "variables": vars })).unwrap();
-        let res = req.body(body).send().await.map_err(|e| e.to_string())?;
-        let value: Value =
-            serde_json::from_slice(&res.bytes().await.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
-        match value.get("errors") {
-            Some(e) => Err(e.to_string()),
-            None => Ok(value["data"].clone()),
-        }
+        graphql(&self.client, &self.graphql_url, actor, query, vars).await
     }
 
     fn session(&self, id: i64) -> Statement {
@@ -488,4 +477,27 @@ pub async fn prime_timelines(ctx: &Ctx, db: &sea_orm::DatabaseConnection) -> Res
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     Err("the bench viewers' timelines were not built in a minute".into())
+}
+
+/// One GraphQL request as dataset user `actor` (or signed out): its
+/// `data`, or its `errors` as the error.
+pub async fn graphql(
+    client: &reqwest::Client,
+    url: &str,
+    actor: Option<i64>,
+    query: &str,
+    vars: Value,
+) -> Result<Value, String> {
+    let mut req = client.post(url).header("content-type", "application/json");
+    if let Some(id) = actor {
+        req = req.header("authorization", format!("Bearer {}", dataset::token(id)));
+    }
+    let body = serde_json::to_vec(&json!({ "query": query, "variables": vars })).unwrap();
+    let res = req.body(body).send().await.map_err(|e| e.to_string())?;
+    let value: Value =
+        serde_json::from_slice(&res.bytes().await.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    match value.get("errors") {
+        Some(e) => Err(e.to_string()),
+        None => Ok(value["data"].clone()),
+    }
 }
