@@ -6,7 +6,7 @@
 //! - [`UserById`] -> the user row (counters included, so counts cost nothing);
 //! - [`PostById`] -> the post row;
 //! - [`RelationshipWith`] -> the viewer's relationship with a user
-//!   (follows, requests and blocks, both ways);
+//!   (follows, requests and blocks, both ways; the parts asked for);
 //! - [`FollowPage`] -> a page of a user's followers or following, filtered
 //!   and ordered, with the listed users' rows (joined: their `node` costs
 //!   nothing more) and, when the query asks every user on it for the same
@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{CacheFactory, CacheStorage, DataLoader};
 use store::follows::{Edge, List};
-use store::relationships::Relationship;
+use store::relationships::{Probes, Relationship};
 use store::{post, user, DatabaseConnection, Page, PageRequest, PostId, UserId};
 
 use crate::auth::Viewer;
@@ -43,8 +43,11 @@ const MAX_BATCH: usize = store::sql::MAX_BRANCHES;
 pub struct UserById(pub UserId);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PostById(pub PostId);
+/// The viewer's relationship with a user, the parts named probed (the
+/// rest false): a key per set, so a partial read never answers a field that
+/// needs more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct RelationshipWith(pub UserId);
+pub struct RelationshipWith(pub UserId, pub Probes);
 /// A list's page; with a posts page, also that page of posts of every user
 /// on it ([`Listed::posts`]), read in the same statement on PostgreSQL.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -194,13 +197,21 @@ impl async_graphql::dataloader::Loader<RelationshipWith> for Loader {
     type Value = Relationship;
     type Error = ApiError;
 
+    /// One read per set of probes (nearly always one set).
     async fn load(&self, keys: &[RelationshipWith]) -> Result<HashMap<RelationshipWith, Relationship>, ApiError> {
-        let ids: Vec<UserId> = keys.iter().map(|k| k.0).collect();
-        let found = match self.viewer.id() {
-            Some(viewer) => store::relationships::read(&self.db, viewer, &ids).await?,
-            None => Default::default(),
+        let Some(viewer) = self.viewer.id() else {
+            return Ok(keys.iter().map(|k| (*k, Relationship::default())).collect());
         };
-        Ok(ids.into_iter().map(|id| (RelationshipWith(id), found.get(&id).copied().unwrap_or_default())).collect())
+        let mut groups: HashMap<Probes, Vec<UserId>> = HashMap::new();
+        for key in keys {
+            groups.entry(key.1).or_default().push(key.0);
+        }
+        let mut out = HashMap::with_capacity(keys.len());
+        for (probes, ids) in groups {
+            let found = store::relationships::read(&self.db, viewer, &ids, probes).await?;
+            out.extend(ids.into_iter().map(|id| (RelationshipWith(id, probes), found.get(&id).copied().unwrap_or_default())));
+        }
+        Ok(out)
     }
 }
 

@@ -10,7 +10,7 @@ use seed::dataset::{self, FOLLOWS10, FOLLOWS200, HEAVY, TOP100};
 use serde_json::{json, Value};
 use store::feed::{self, FeedPlan};
 use store::follows::{self, Filter, List, Side};
-use store::relationships::{self, Counters};
+use store::relationships::{self, Counters, Probes};
 use store::sessions::{self, TokenHash};
 use store::{posts, suggestions, timeline, users, Cursor, PageRequest, UserId};
 
@@ -99,6 +99,9 @@ const PROFILE: &str =
 const FOLLOWERS_WITH_POSTS: &str = "query($u: String!) { user(username: $u) { followers(first: 20) { edges { followedAt node { username posts(first: 3) { nodes { body } } } } } } }";
 const FEED: &str = "{ feed(first: 20) { edges { cursor node { id body createdAt author { username } } } pageInfo { hasNextPage endCursor } } }";
 const RELATIONSHIP: &str = "query($u: String!) { user(username: $u) { viewerIsFollowing followsViewer } }";
+/// The parts of the relationship [`RELATIONSHIP`] asks for: what the server
+/// probes for it.
+const W4_PROBES: Probes = Probes::FOLLOWING.with(Probes::FOLLOWED_BY);
 const FOLLOW_UNFOLLOW: &str = "mutation($u: ID!) { f: follow(userId: $u) { user { followersCount } } u: unfollow(userId: $u) { user { followersCount } } }";
 const POLL: &str = "query($b: String!) { feed(last: 20, before: $b) { edges { node { id } } pageInfo { hasPreviousPage startCursor } } }";
 const SUGGESTIONS: &str = "{ suggestedUsers(first: 10) { username followersCount } }";
@@ -247,7 +250,7 @@ impl Ctx {
             Workload::W4 => {
                 let (a, other) = (self.random_user(rng), self.random_user(rng));
                 let viewer = UserId(f.ids(self.session(a), "id").await?[0]);
-                f.rows(relationships::find_by_username_seen_by_stmt(b, &dataset::username(other), viewer)).await?;
+                f.rows(relationships::find_by_username_seen_by_stmt(b, &dataset::username(other), viewer, W4_PROBES)).await?;
             }
             Workload::W5 => {
                 let writer = rng.gen_range(self.writers.clone());
@@ -283,7 +286,7 @@ impl Ctx {
                         if follow { &writes } else { &[&delete, &remove] };
                     let mut stmts = vec![
                         relationships::lock_stmt(b, &[target, writer]),
-                        relationships::read_stmt(b, writer, &[target]),
+                        relationships::read_stmt(b, writer, &[target], Probes::ALL),
                     ];
                     stmts.extend(counters.stmts_after(b, writes));
                     f.transaction(stmts).await?;
@@ -329,8 +332,9 @@ impl Ctx {
                 b,
                 &dataset::username(self.users / 2),
                 user(self.users / 3),
+                W4_PROBES,
             ),
-            Workload::W5 => relationships::read_stmt(b, user(*self.writers.start()), &[self.top.0]),
+            Workload::W5 => relationships::read_stmt(b, user(*self.writers.start()), &[self.top.0], Probes::ALL),
             Workload::W6 | Workload::W10 => {
                 feed::timeline_stmt(b, user(HEAVY), &page(0, None, Some(20), Some(&self.newest)))
             }

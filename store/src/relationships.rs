@@ -51,84 +51,128 @@ impl Relationship {
     }
 }
 
-/// Appends the relationship columns of `viewer` with the user row `u`: one
-/// probe of a primary key or index per column.
-fn push_columns(sql: &mut Sql, viewer: UserId, u: &str) {
-    let probes = [
-        ("following_at", "SELECT created_at FROM follows WHERE follower_id = {v} AND followed_id = {u}.id"),
-        ("hidden", "SELECT hidden_from_feed FROM follows WHERE follower_id = {v} AND followed_id = {u}.id"),
-        ("followed_by", "SELECT 1 FROM follows WHERE follower_id = {u}.id AND followed_id = {v}"),
-        ("requested", "SELECT 1 FROM follow_requests WHERE requester_id = {v} AND target_id = {u}.id"),
-        ("requested_by", "SELECT 1 FROM follow_requests WHERE requester_id = {u}.id AND target_id = {v}"),
-        ("blocking", "SELECT 1 FROM blocks WHERE blocker_id = {v} AND blocked_id = {u}.id"),
-        ("blocked_by", "SELECT 1 FROM blocks WHERE blocker_id = {u}.id AND blocked_id = {v}"),
-    ];
-    for (name, probe) in probes {
+/// Which parts of a [`Relationship`] a read probes: one index probe each.
+/// A field asking for two bits need not pay for seven (W4: `viewerIsFollowing
+/// followsViewer`); the parts not probed read as false.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Probes(u8);
+
+impl Probes {
+    pub const NONE: Probes = Probes(0);
+    pub const FOLLOWING: Probes = Probes(1);
+    pub const HIDDEN: Probes = Probes(1 << 1);
+    pub const FOLLOWED_BY: Probes = Probes(1 << 2);
+    pub const REQUESTED: Probes = Probes(1 << 3);
+    pub const REQUESTED_BY: Probes = Probes(1 << 4);
+    pub const BLOCKING: Probes = Probes(1 << 5);
+    pub const BLOCKED_BY: Probes = Probes(1 << 6);
+    pub const ALL: Probes = Probes((1 << 7) - 1);
+
+    pub const fn with(self, other: Probes) -> Probes {
+        Probes(self.0 | other.0)
+    }
+
+    pub const fn contains(self, other: Probes) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+/// Each probe: its bit, its column, and its subquery (`{u}` the user row,
+/// `{v}` the viewer, bound).
+const PROBES: [(Probes, &str, &str); 7] = [
+    (Probes::FOLLOWING, "following_at", "SELECT created_at FROM follows WHERE follower_id = {v} AND followed_id = {u}.id"),
+    (Probes::HIDDEN, "hidden", "SELECT hidden_from_feed FROM follows WHERE follower_id = {v} AND followed_id = {u}.id"),
+    (Probes::FOLLOWED_BY, "followed_by", "SELECT 1 FROM follows WHERE follower_id = {u}.id AND followed_id = {v}"),
+    (Probes::REQUESTED, "requested", "SELECT 1 FROM follow_requests WHERE requester_id = {v} AND target_id = {u}.id"),
+    (Probes::REQUESTED_BY, "requested_by", "SELECT 1 FROM follow_requests WHERE requester_id = {u}.id AND target_id = {v}"),
+    (Probes::BLOCKING, "blocking", "SELECT 1 FROM blocks WHERE blocker_id = {v} AND blocked_id = {u}.id"),
+    (Probes::BLOCKED_BY, "blocked_by", "SELECT 1 FROM blocks WHERE blocker_id = {u}.id AND blocked_id = {v}"),
+];
+
+/// Appends the relationship columns `probes` names, of `viewer` with the
+/// user row `u`: one probe of a primary key or index per column.
+fn push_columns(sql: &mut Sql, viewer: UserId, u: &str, probes: Probes) {
+    for (bit, name, probe) in PROBES {
+        if !probes.contains(bit) {
+            continue;
+        }
         let (head, tail) = probe.split_once("{v}").unwrap_or((probe, ""));
         sql.push(", (").push(&head.replace("{u}", u)).bind(viewer).push(&tail.replace("{u}", u));
         sql.push(&format!(") AS rel_{name}"));
     }
 }
 
-/// Reads the columns [`push_columns`] wrote.
-fn from_row(row: &sea_orm::QueryResult) -> StoreResult<Relationship> {
-    let flag = |name: &str| -> StoreResult<bool> { Ok(row.try_get::<Option<i32>>("", name)?.is_some()) };
-    let followed_at: Option<DateTime<Utc>> = row.try_get("", "rel_following_at")?;
+/// Reads the columns [`push_columns`] wrote; the parts not probed are false.
+fn from_row(row: &sea_orm::QueryResult, probes: Probes) -> StoreResult<Relationship> {
+    let flag = |bit: Probes, name: &str| -> StoreResult<bool> {
+        Ok(probes.contains(bit) && row.try_get::<Option<i32>>("", name)?.is_some())
+    };
+    let followed_at: Option<DateTime<Utc>> = match probes.contains(Probes::FOLLOWING) {
+        true => row.try_get("", "rel_following_at")?,
+        false => None,
+    };
+    let hidden_from_feed = match probes.contains(Probes::HIDDEN) {
+        true => row.try_get::<Option<bool>>("", "rel_hidden")?.unwrap_or(false),
+        false => false,
+    };
     Ok(Relationship {
         following: followed_at.is_some(),
-        followed_by: flag("rel_followed_by")?,
-        requested: flag("rel_requested")?,
-        requested_by: flag("rel_requested_by")?,
-        blocking: flag("rel_blocking")?,
-        blocked_by: flag("rel_blocked_by")?,
-        hidden_from_feed: row.try_get::<Option<bool>>("", "rel_hidden")?.unwrap_or(false),
+        followed_by: flag(Probes::FOLLOWED_BY, "rel_followed_by")?,
+        requested: flag(Probes::REQUESTED, "rel_requested")?,
+        requested_by: flag(Probes::REQUESTED_BY, "rel_requested_by")?,
+        blocking: flag(Probes::BLOCKING, "rel_blocking")?,
+        blocked_by: flag(Probes::BLOCKED_BY, "rel_blocked_by")?,
+        hidden_from_feed,
         followed_at,
     })
 }
 
 /// The viewer's relationship with each of `others` (those that exist), in
-/// one statement.
+/// one statement; only the parts `probes` names are read.
 pub async fn read(
     db: &impl ConnectionTrait,
     viewer: UserId,
     others: &[UserId],
+    probes: Probes,
 ) -> StoreResult<HashMap<UserId, Relationship>> {
     if others.is_empty() {
         return Ok(HashMap::new());
     }
     let mut out = HashMap::with_capacity(others.len());
-    for row in db.query_all_raw(read_stmt(db.get_database_backend(), viewer, others)).await? {
-        out.insert(row.try_get::<UserId>("", "id")?, from_row(&row)?);
+    for row in db.query_all_raw(read_stmt(db.get_database_backend(), viewer, others, probes)).await? {
+        out.insert(row.try_get::<UserId>("", "id")?, from_row(&row, probes)?);
     }
     Ok(out)
 }
 
-pub fn read_stmt(backend: DbBackend, viewer: UserId, others: &[UserId]) -> Statement {
+pub fn read_stmt(backend: DbBackend, viewer: UserId, others: &[UserId], probes: Probes) -> Statement {
     let mut sql = Sql::new(backend);
     sql.push("SELECT u.id");
-    push_columns(&mut sql, viewer, "u");
+    push_columns(&mut sql, viewer, "u", probes);
     sql.push(" FROM users u WHERE u.id IN (").bind_list(others).push(")");
     sql.build()
 }
 
-/// A user by username together with the viewer's relationship with them,
-/// in one statement (for `user(username:) { viewerRelationship ... }`).
+/// A user by username together with the parts of the viewer's
+/// relationship with them that `probes` names, in one statement (for
+/// `user(username:) { viewerIsFollowing ... }`).
 pub async fn find_by_username_seen_by(
     db: &impl ConnectionTrait,
     username: &str,
     viewer: UserId,
+    probes: Probes,
 ) -> StoreResult<Option<(user::Model, Relationship)>> {
-    let stmt = find_by_username_seen_by_stmt(db.get_database_backend(), username, viewer);
+    let stmt = find_by_username_seen_by_stmt(db.get_database_backend(), username, viewer, probes);
     let Some(row) = db.query_one_raw(stmt).await? else {
         return Ok(None);
     };
-    Ok(Some((user::Model::from_query_result(&row, "")?, from_row(&row)?)))
+    Ok(Some((user::Model::from_query_result(&row, "")?, from_row(&row, probes)?)))
 }
 
-pub fn find_by_username_seen_by_stmt(backend: DbBackend, username: &str, viewer: UserId) -> Statement {
+pub fn find_by_username_seen_by_stmt(backend: DbBackend, username: &str, viewer: UserId, probes: Probes) -> Statement {
     let mut sql = Sql::new(backend);
     sql.push("SELECT users.*");
-    push_columns(&mut sql, viewer, "users");
+    push_columns(&mut sql, viewer, "users", probes);
     sql.push(" FROM users WHERE lower(username) = lower(").bind(username).push(")");
     sql.build()
 }
@@ -284,7 +328,7 @@ async fn open(
     if others.iter().any(|id| !users.contains_key(id)) {
         return Err(StoreError::NotFound("no user has that ID"));
     }
-    let relationships = read(&txn, viewer, others).await?;
+    let relationships = read(&txn, viewer, others, Probes::ALL).await?;
     Ok((txn, users, relationships))
 }
 

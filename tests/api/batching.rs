@@ -248,6 +248,44 @@ async fn relationship_is_read_with_the_user() {
     assert_eq!(ran, 2, "the session, the user with the relationship");
 }
 
+/// W4 asks two parts of the relationship: only those two are probed, and
+/// a user read for more in the same request still gets all of it.
+#[tokio::test]
+async fn relationship_probes_only_the_parts_asked() {
+    let app = spawn_app().await;
+    let people = people(&app).await;
+    let viewer = people[0].0.as_str();
+    let hide = "mutation($u: ID!) { updateFollow(userId: $u, input: { hiddenFromFeed: true }) { status } }";
+    app.ok(Some(viewer), hide, json!({ "u": people[1].1 })).await;
+    let probed = |ran: &[String]| -> Vec<String> { ran.iter().filter(|s| s.contains("rel_")).cloned().collect() };
+
+    let q = r#"{ user(username: "user01") { viewerIsFollowing followsViewer } }"#;
+    let before = app.statements();
+    let data = app.ok(Some(viewer), q, json!({})).await;
+    let ran = probed(&app.statements_since(before));
+    assert_eq!(data["user"], json!({ "viewerIsFollowing": true, "followsViewer": false }));
+    assert_eq!(ran.len(), 1, "the user with the two parts: {ran:#?}");
+    for other in ["blocks", "follow_requests", "hidden_from_feed"] {
+        assert!(!ran[0].contains(other), "probes {other}: {}", ran[0]);
+    }
+
+    // In a fragment; beside a read of all of it for the same user; the
+    // other way round for another.
+    let q = r#"{ a: user(username: "user01") { ...F }
+        b: user(username: "user01") { viewerRelationship { following followedBy hiddenFromFeed blocking } }
+        c: user(username: "user25") { followsViewer viewerIsFollowing } }
+        fragment F on User { viewerIsFollowing }"#;
+    let before = app.statements();
+    let data = app.ok(Some(viewer), q, json!({})).await;
+    let ran = probed(&app.statements_since(before));
+    assert_eq!(data["a"], json!({ "viewerIsFollowing": true }));
+    let full = json!({ "following": true, "followedBy": false, "hiddenFromFeed": true, "blocking": false });
+    assert_eq!(data["b"]["viewerRelationship"], full);
+    assert_eq!(data["c"], json!({ "followsViewer": true, "viewerIsFollowing": false }));
+    assert_eq!(ran.len(), 3, "each user with what it asked for, no more: {ran:#?}");
+    assert_eq!(ran.iter().filter(|s| s.contains("blocks")).count(), 1, "only b's probes all: {ran:#?}");
+}
+
 /// W5: follow then unfollow in one request. Each write is a transaction
 /// (BEGIN and COMMIT, which the metric callback does not see) of these
 /// statements: lock both users rows, read the pair's relationship, write

@@ -3,7 +3,7 @@
 //! request) reads fresh rows.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
-use store::relationships::{self, Written};
+use store::relationships::{self, Probes, Written};
 use store::users::NewUser;
 use store::UserId;
 
@@ -106,7 +106,7 @@ impl Mutation {
         // The account and its first session are one transaction, in the store.
         let new = NewUser { username, email, password_hash, display_name };
         let user = store::users::sign_up(db(ctx)?, new, &token_hash).await?;
-        Ok(AuthPayload { token, user: User { row: user, owner: true } })
+        Ok(AuthPayload { token, user: User::owner(user) })
     }
 
     /// Opens a new session. UNAUTHENTICATED when the login or password is wrong; RATE_LIMITED after repeated failures.
@@ -134,7 +134,7 @@ impl Mutation {
         attempt.succeeded();
         let (token, token_hash) = new_token();
         store::sessions::create(db, user.id, &token_hash).await?;
-        Ok(AuthPayload { token, user: User { row: user, owner: true } })
+        Ok(AuthPayload { token, user: User::owner(user) })
     }
 
     /// Revokes the token used for this request.
@@ -393,7 +393,7 @@ async fn many(ctx: &Context<'_>, written: Written) -> ApiResult<Vec<FollowPayloa
     let viewer = written.viewer;
     loaders.feed_one(UserById(viewer.id), viewer.clone()).await;
     loaders.feed_many(written.outcomes.iter().map(|o| (UserById(o.user.id), o.user.clone()))).await;
-    loaders.feed_many(written.outcomes.iter().map(|o| (RelationshipWith(o.user.id), o.relationship))).await;
+    loaders.feed_many(written.outcomes.iter().map(|o| (RelationshipWith(o.user.id, Probes::ALL), o.relationship))).await;
     Ok(written
         .outcomes
         .into_iter()

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use async_graphql::{Context, Object, ID};
 use store::feed::FeedPlan;
 
-use store::relationships::Listing;
+use store::relationships::{Listing, Probes};
 
 use super::connection::{FollowRequestConnection, PostConnection, UserConnection};
 use super::node::Node;
 use super::post::Post;
 use super::user::User;
-use super::{data, db, loaders, selects, viewer};
+use super::{data, db, loaders, viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{decode_post, NodeId};
 use crate::loaders::{PostById, RelationshipWith, UserById};
@@ -19,6 +19,19 @@ use crate::pagination::page_request;
 use crate::timelines::Timelines;
 
 pub struct Query;
+
+/// The parts of the viewer's relationship a user's selection asks for
+/// (look-ahead; a field it misses loads all of it, so a miss costs a
+/// statement, never a wrong answer).
+fn relationship_asked(ctx: &Context<'_>) -> Probes {
+    let fields = [
+        ("viewerRelationship", Probes::ALL),
+        ("viewerIsFollowing", Probes::FOLLOWING),
+        ("followsViewer", Probes::FOLLOWED_BY),
+    ];
+    let look = ctx.look_ahead();
+    fields.into_iter().filter(|(name, _)| look.field(name).exists()).fold(Probes::NONE, |all, (_, p)| all.with(p))
+}
 
 /// Reads. The viewer's own lists and feed need `Authorization: Bearer <token>` (UNAUTHENTICATED without); everything else also answers signed out.
 #[Object]
@@ -51,12 +64,14 @@ impl Query {
         #[graphql(desc = "The username, in any case; surrounding spaces are ignored.")] username: String,
     ) -> ApiResult<Option<User>> {
         let (db, loaders) = (db(ctx)?, loaders(ctx)?);
+        let probes = relationship_asked(ctx);
         let found = match viewer(ctx)?.id() {
-            // Asked how the viewer and this user relate: read it with the user.
-            Some(viewer) if selects(ctx, &["viewerIsFollowing", "followsViewer", "viewerRelationship"]) => {
-                match store::relationships::find_by_username_seen_by(db, username.trim(), viewer).await? {
+            // Asked how the viewer and this user relate: read the parts asked
+            // for with the user.
+            Some(viewer) if probes != Probes::NONE => {
+                match store::relationships::find_by_username_seen_by(db, username.trim(), viewer, probes).await? {
                     Some((user, relationship)) => {
-                        loaders.feed_one(RelationshipWith(user.id), relationship).await;
+                        loaders.feed_one(RelationshipWith(user.id, probes), relationship).await;
                         Some(user)
                     }
                     None => None,
@@ -67,7 +82,7 @@ impl Query {
         if let Some(u) = &found {
             loaders.feed_one(UserById(u.id), u.clone()).await;
         }
-        Ok(found.map(User::new))
+        Ok(found.map(|u| User::probed(u, probes)))
     }
 
     /// A post by its ID; null when there is none (or it was deleted).

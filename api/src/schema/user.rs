@@ -3,7 +3,7 @@
 use async_graphql::{Context, Name, Object, Value, ID};
 use chrono::{DateTime, Utc};
 use store::follows::{List, Side};
-use store::relationships::Relationship;
+use store::relationships::{Probes, Relationship};
 use store::{user, Page, PageRequest, UserId};
 
 use super::connection::{FollowConnection, PostConnection, Total};
@@ -20,11 +20,25 @@ pub struct User {
     /// Set on the payload of signUp/signIn, whose request has no token yet
     /// but whose user is, by definition, the one asking.
     pub owner: bool,
+    /// The parts of the viewer's relationship read with this user (the
+    /// key its relationship fields load by when it names what they need).
+    pub probes: Probes,
 }
 
 impl User {
     pub fn new(row: user::Model) -> Self {
-        User { row, owner: false }
+        User { row, owner: false, probes: Probes::ALL }
+    }
+
+    /// The payload of signUp/signIn: the user asking.
+    pub fn owner(row: user::Model) -> Self {
+        User { owner: true, ..User::new(row) }
+    }
+
+    /// A user read with only `probes` of the viewer's relationship (fed
+    /// to the loader under that key).
+    pub fn probed(row: user::Model, probes: Probes) -> Self {
+        User { probes, ..User::new(row) }
     }
 }
 
@@ -140,13 +154,16 @@ impl User {
         Ok(FollowConnection { page, total, scope: query.scope, own_following })
     }
 
-    /// The viewer's relationship with this user: none when signed out or
-    /// when the viewer is this user (no query then).
-    async fn relationship(&self, ctx: &Context<'_>) -> ApiResult<Relationship> {
+    /// The viewer's relationship with this user, at least the parts
+    /// `needs` names: none when signed out or when the viewer is this user
+    /// (no query then).
+    async fn relationship(&self, ctx: &Context<'_>, needs: Probes) -> ApiResult<Relationship> {
         if !matches!(viewer(ctx)?.id(), Some(v) if v != self.row.id) {
             return Ok(Relationship::default());
         }
-        Ok(loaders(ctx)?.load_one(RelationshipWith(self.row.id)).await?.unwrap_or_default())
+        // What this user was read with, when that covers it; else all.
+        let probes = if self.probes.contains(needs) { self.probes } else { Probes::ALL };
+        Ok(loaders(ctx)?.load_one(RelationshipWith(self.row.id, probes)).await?.unwrap_or_default())
     }
 }
 
@@ -287,12 +304,12 @@ impl User {
 
     /// Whether the signed-in viewer follows this user; false when signed out.
     async fn viewer_is_following(&self, ctx: &Context<'_>) -> ApiResult<bool> {
-        Ok(self.relationship(ctx).await?.following)
+        Ok(self.relationship(ctx, Probes::FOLLOWING).await?.following)
     }
 
     /// Whether this user follows the signed-in viewer; false when signed out.
     async fn follows_viewer(&self, ctx: &Context<'_>) -> ApiResult<bool> {
-        Ok(self.relationship(ctx).await?.followed_by)
+        Ok(self.relationship(ctx, Probes::FOLLOWED_BY).await?.followed_by)
     }
 
     /// The viewer's relationship with this user in one object; null when signed out, and for the viewer themself.
@@ -300,7 +317,7 @@ impl User {
         if !matches!(viewer(ctx)?.id(), Some(v) if v != self.row.id) {
             return Ok(None);
         }
-        Ok(Some(self.relationship(ctx).await?.into()))
+        Ok(Some(self.relationship(ctx, Probes::ALL).await?.into()))
     }
 
     /// Who may follow this user.
