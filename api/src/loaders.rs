@@ -209,7 +209,9 @@ impl async_graphql::dataloader::Loader<RelationshipWith> for Loader {
         let mut out = HashMap::with_capacity(keys.len());
         for (probes, ids) in groups {
             let found = store::relationships::read(&self.db, viewer, &ids, probes).await?;
-            out.extend(ids.into_iter().map(|id| (RelationshipWith(id, probes), found.get(&id).copied().unwrap_or_default())));
+            out.extend(
+                ids.into_iter().map(|id| (RelationshipWith(id, probes), found.get(&id).copied().unwrap_or_default())),
+            );
         }
         Ok(out)
     }
@@ -221,6 +223,14 @@ impl async_graphql::dataloader::Loader<RelationshipWith> for Loader {
 pub struct Listed {
     pub page: Page<Edge>,
     pub posts: Vec<(UserId, Page<post::Model>)>,
+}
+
+impl Listed {
+    /// `page`, with the posts pages of its users in `by_user`.
+    pub fn new(page: Page<Edge>, by_user: &HashMap<UserId, Page<post::Model>>) -> Self {
+        let posts = page.items.iter().filter_map(|e| Some((e.user.id, by_user.get(&e.user.id)?.clone())));
+        Listed { posts: posts.collect(), page }
+    }
 }
 
 impl async_graphql::dataloader::Loader<FollowPage> for Loader {
@@ -246,8 +256,7 @@ impl async_graphql::dataloader::Loader<FollowPage> for Loader {
             let (pages, by_user) =
                 store::follows::pages_with_posts(&self.db, self.viewer.id(), &lists, posts_page).await?;
             for (key, page) in group.into_iter().zip(pages) {
-                let posts = page.items.iter().filter_map(|e| Some((e.user.id, by_user.get(&e.user.id)?.clone())));
-                out.insert(key.clone(), Listed { posts: posts.collect(), page });
+                out.insert(key.clone(), Listed::new(page, &by_user));
             }
         }
         Ok(out)

@@ -204,17 +204,25 @@ impl Ctx {
             Workload::W1 => {
                 f.rows(users::find_by_username_stmt(b, &dataset::username(self.random_user(rng)))).await?;
             }
+            Workload::W2 if b == DbBackend::Postgres => {
+                let (first20, posts) = (page(20, None, None, None), page(3, None, None, None));
+                f.rows(follows::owner_with_page_stmt(
+                    b,
+                    &self.top.1,
+                    None,
+                    &followers(UserId(0)),
+                    &first20,
+                    Some(&posts),
+                ))
+                .await?;
+            }
             Workload::W2 => {
                 let top = UserId(f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?[0]);
                 let list = [(followers(top), page(20, None, None, None))];
-                if b == DbBackend::Postgres {
-                    f.rows(follows::pages_with_posts_stmt(b, None, &list, &page(3, None, None, None))).await?;
-                } else {
-                    let fans = f.ids(follows::pages_stmt(b, &list), "id").await?;
-                    let keys: Vec<(UserId, PageRequest)> =
-                        fans.iter().map(|&id| (UserId(id), page(3, None, None, None))).collect();
-                    f.rows(posts::pages_stmt(b, None, &keys)).await?;
-                }
+                let fans = f.ids(follows::pages_stmt(b, &list), "id").await?;
+                let keys: Vec<(UserId, PageRequest)> =
+                    fans.iter().map(|&id| (UserId(id), page(3, None, None, None))).collect();
+                f.rows(posts::pages_stmt(b, None, &keys)).await?;
             }
             Workload::W3
             | Workload::W3Follows10
@@ -250,7 +258,8 @@ impl Ctx {
             Workload::W4 => {
                 let (a, other) = (self.random_user(rng), self.random_user(rng));
                 let viewer = UserId(f.ids(self.session(a), "id").await?[0]);
-                f.rows(relationships::find_by_username_seen_by_stmt(b, &dataset::username(other), viewer, W4_PROBES)).await?;
+                f.rows(relationships::find_by_username_seen_by_stmt(b, &dataset::username(other), viewer, W4_PROBES))
+                    .await?;
             }
             Workload::W5 => {
                 let writer = rng.gen_range(self.writers.clone());
@@ -294,8 +303,14 @@ impl Ctx {
             }
             Workload::W7Page1 | Workload::W7 => {
                 let after = (w == Workload::W7).then_some(self.deep.as_str());
-                let top = UserId(f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?[0]);
-                f.rows(follows::pages_stmt(b, &[(followers(top), page(20, after, None, None))])).await?;
+                if b == DbBackend::Postgres {
+                    let page = page(20, after, None, None);
+                    f.rows(follows::owner_with_page_stmt(b, &self.top.1, None, &followers(UserId(0)), &page, None))
+                        .await?;
+                } else {
+                    let top = UserId(f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?[0]);
+                    f.rows(follows::pages_stmt(b, &[(followers(top), page(20, after, None, None))])).await?;
+                }
             }
             Workload::W8 => {
                 // The stored ranking (fresh: the API's first request made it).
@@ -320,8 +335,20 @@ impl Ctx {
         let user = |id: i64| UserId(id);
         match w {
             Workload::W1 => users::find_by_username_stmt(b, &dataset::username(self.users / 2)),
-            Workload::W2 if b == DbBackend::Postgres => {
-                follows::pages_with_posts_stmt(b, None, &[(followers(self.top.0), first20)], &page(3, None, None, None))
+            Workload::W2 if b == DbBackend::Postgres => follows::owner_with_page_stmt(
+                b,
+                &self.top.1,
+                None,
+                &followers(UserId(0)),
+                &first20,
+                Some(&page(3, None, None, None)),
+            ),
+            Workload::W7Page1 if b == DbBackend::Postgres => {
+                follows::owner_with_page_stmt(b, &self.top.1, None, &followers(UserId(0)), &first20, None)
+            }
+            Workload::W7 if b == DbBackend::Postgres => {
+                let deep = page(20, Some(&self.deep), None, None);
+                follows::owner_with_page_stmt(b, &self.top.1, None, &followers(UserId(0)), &deep, None)
             }
             Workload::W2 | Workload::W7Page1 => follows::pages_stmt(b, &[(followers(self.top.0), first20)]),
             Workload::W3 => feed::timeline_stmt(b, user(HEAVY), &first20),

@@ -105,8 +105,21 @@ pub fn pages_stmt(backend: DbBackend, keys: &[(List, PageRequest)]) -> Statement
     union_all(backend, keys.len(), |sql, i| push_page(sql, &keys[i].0, &keys[i].1))
 }
 
+/// Whose list: a bound id, or a column of an enclosing query (the owner
+/// read in the same statement, [`owner_with_page`]).
+#[derive(Clone, Copy)]
+enum Owner<'a> {
+    Id(UserId),
+    Column(&'a str),
+}
+
 /// One list's page, joined to its users (a branch of [`push_union_all`]).
 fn push_page(sql: &mut Sql, list: &List, page: &PageRequest) {
+    push_page_of(sql, Owner::Id(list.owner), list, page)
+}
+
+/// [`push_page`] of `owner`'s list (`list.owner` is not read).
+fn push_page_of(sql: &mut Sql, owner: Owner, list: &List, page: &PageRequest) {
     let (_, other) = list.side.columns();
     // The flag is the follower's: only a following list shows it. Not
     // reading it on a followers list keeps that walk index-only, which
@@ -119,7 +132,7 @@ fn push_page(sql: &mut Sql, list: &List, page: &PageRequest) {
     sql.push(&format!(
         "f.created_at AS followed_at, {hidden} AS hidden, u.* FROM follows f JOIN users u ON u.id = f.{other}"
     ));
-    push_where(sql, list);
+    push_where_of(sql, owner, list);
     sql.keyset("f.created_at", &format!("f.{other}"), page);
 }
 
@@ -151,16 +164,32 @@ pub async fn pages_with_posts(
         return Ok((pages, by_user));
     }
     let rows = db.query_all_raw(pages_with_posts_stmt(backend, viewer, keys, &posts_page)).await?;
+    let pages: Vec<PageRequest> = keys.iter().map(|(_, p)| *p).collect();
+    decode_with_posts(&rows, &pages, Some(posts_page))
+}
+
+/// The pages and posts pages of rows of lists' pages joined to their
+/// users' posts (`k`, the edge and user columns, `post_*`; a row without a
+/// user is a list's empty page, a row without a post a user's empty one).
+fn decode_with_posts(
+    rows: &[sea_orm::QueryResult],
+    pages: &[PageRequest],
+    posts_page: Option<PageRequest>,
+) -> StoreResult<(Vec<Page<Edge>>, HashMap<UserId, Page<post::Model>>)> {
     let mut edges = Vec::new();
     // A user on two of the lists comes with their posts twice: kept from
     // the first list they were seen on.
     let mut seen: HashMap<UserId, (usize, Vec<post::Model>)> = HashMap::new();
     let mut listed = HashSet::new();
     for row in rows {
+        let Some(id) = row.try_get::<Option<UserId>>("", "id")? else { continue };
         let k = row.try_get::<i64>("", "k")? as usize;
-        let id: UserId = row.try_get("", "id")?;
         let (first_k, user_posts) = seen.entry(id).or_insert_with(|| (k, Vec::new()));
-        if let (true, Some(post_id)) = (*first_k == k, row.try_get::<Option<i64>>("", "post_id")?) {
+        let post_id = match posts_page {
+            Some(_) if *first_k == k => row.try_get::<Option<i64>>("", "post_id")?,
+            _ => None,
+        };
+        if let Some(post_id) = post_id {
             user_posts.push(post::Model {
                 id: PostId(post_id),
                 user_id: id,
@@ -174,13 +203,15 @@ pub async fn pages_with_posts(
             let edge = Edge {
                 followed_at: row.try_get("", "followed_at")?,
                 hidden_from_feed: row.try_get("", "hidden")?,
-                user: user::Model::from_query_result(&row, "")?,
+                user: user::Model::from_query_result(row, "")?,
             };
             edges.push((k, edge));
         }
     }
-    let pages: Vec<PageRequest> = keys.iter().map(|(_, p)| *p).collect();
-    let pages = split_pages(&pages, edges, |e| (e.followed_at, e.user.id.0));
+    let pages = split_pages(pages, edges, |e| (e.followed_at, e.user.id.0));
+    let Some(posts_page) = posts_page else {
+        return Ok((pages, HashMap::new()));
+    };
     let by_user = seen
         .into_iter()
         .map(|(id, (_, mut rows))| {
@@ -203,7 +234,15 @@ pub fn pages_with_posts_stmt(
     let mut sql = Sql::new(backend);
     sql.push("SELECT l.*, p.id AS post_id, p.body AS post_body, p.created_at AS post_created_at FROM (");
     push_union_all(&mut sql, keys.len(), |sql, i| push_page(sql, &keys[i].0, &keys[i].1));
-    sql.push(") l LEFT JOIN LATERAL (SELECT id, body, created_at FROM posts WHERE user_id = l.id");
+    sql.push(") l");
+    push_posts_lateral(&mut sql, viewer, posts);
+    sql.build()
+}
+
+/// ` LEFT JOIN LATERAL (..) p ON TRUE`: the page `posts` of the posts of
+/// the user `l.id`, none across a block with `viewer`.
+fn push_posts_lateral(sql: &mut Sql, viewer: Option<UserId>, posts: &PageRequest) {
+    sql.push(" LEFT JOIN LATERAL (SELECT id, body, created_at FROM posts WHERE user_id = l.id");
     if let Some(viewer) = viewer {
         // Probes of blocks' key that name no column of posts: run once
         // per user, before the posts range (a block with oneself cannot
@@ -214,15 +253,108 @@ pub fn pages_with_posts_stmt(
     }
     sql.keyset("created_at", "id", posts);
     sql.push(") p ON TRUE");
+}
+
+/// A user, found by username, with a page of one of their lists and, with
+/// `posts`, that page of posts of every user on it: one statement on
+/// PostgreSQL (`user(username:) { followers { .. } }` without a second
+/// round trip). `list.owner` is not read: the owner is the user found. The
+/// page is read only when the viewer may see it (the network not hidden,
+/// or the viewer's own); otherwise it is empty. None when no user has
+/// that name. SQLite has no LATERAL: there the user, then the page as
+/// [`pages_with_posts`] reads it.
+pub async fn owner_with_page(
+    db: &impl ConnectionTrait,
+    username: &str,
+    viewer: Option<UserId>,
+    list: &List,
+    page: PageRequest,
+    posts: Option<PageRequest>,
+) -> StoreResult<Option<(user::Model, Page<Edge>, HashMap<UserId, Page<post::Model>>)>> {
+    let backend = db.get_database_backend();
+    if backend != DbBackend::Postgres {
+        let Some(owner) = crate::users::find_by_username(db, username).await? else {
+            return Ok(None);
+        };
+        if owner.network_hidden && viewer != Some(owner.id) {
+            return Ok(Some((owner, Page::empty(), HashMap::new())));
+        }
+        let keys = [(List { owner: owner.id, ..list.clone() }, page)];
+        let (mut pages, by_user) = match posts {
+            Some(posts) => pages_with_posts(db, viewer, &keys, posts).await?,
+            None => (self::pages(db, &keys).await?, HashMap::new()),
+        };
+        return Ok(Some((owner, pages.pop().unwrap_or_else(Page::empty), by_user)));
+    }
+    let rows = db.query_all_raw(owner_with_page_stmt(backend, username, viewer, list, &page, posts.as_ref())).await?;
+    // The owner's columns are on one row (the others have them null).
+    let mut owner = None;
+    for row in &rows {
+        if row.try_get::<Option<UserId>>(OWNER, "id")?.is_some() {
+            owner = Some(user::Model::from_query_result(row, OWNER)?);
+            break;
+        }
+    }
+    let Some(owner) = owner else {
+        return Ok(None);
+    };
+    let (mut pages, by_user) = decode_with_posts(&rows, &[page], posts)?;
+    Ok(Some((owner, pages.pop().unwrap_or_else(Page::empty), by_user)))
+}
+
+/// The prefix of the owner's columns in [`owner_with_page_stmt`].
+const OWNER: &str = "owner_";
+
+pub fn owner_with_page_stmt(
+    backend: DbBackend,
+    username: &str,
+    viewer: Option<UserId>,
+    list: &List,
+    page: &PageRequest,
+    posts: Option<&PageRequest>,
+) -> Statement {
+    use sea_orm::{Iden, Iterable};
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT ");
+    // On the first row only: repeated on every row of the page and its
+    // posts (83 for W2), the owner's columns cost the database about what
+    // the round trip saved (pgbench at M).
+    for column in user::Column::iter() {
+        let name = column.to_string();
+        sql.push(&format!("CASE WHEN row_number() OVER () = 1 THEN o.{name} END AS {OWNER}{name}, "));
+    }
+    sql.push("l.*");
+    if posts.is_some() {
+        sql.push(", p.id AS post_id, p.body AS post_body, p.created_at AS post_created_at");
+    }
+    sql.push(" FROM users o LEFT JOIN LATERAL (");
+    push_union_all(&mut sql, 1, |sql, _| push_page_of(sql, Owner::Column("o.id"), list, page));
+    sql.push(") l ON NOT o.network_hidden");
+    if let Some(viewer) = viewer {
+        sql.push(" OR o.id = ").bind(viewer);
+    }
+    if let Some(posts) = posts {
+        push_posts_lateral(&mut sql, viewer, posts);
+    }
+    sql.push(" WHERE lower(o.username) = lower(").bind(username).push(")");
     sql.build()
 }
 
 /// ` WHERE f.<owner> = .. AND <filter>`, over `follows f` (and `users u`
 /// joined as the other user when the prefix asks for it).
 fn push_where(sql: &mut Sql, list: &List) {
-    let (owner, other) = list.side.columns();
+    push_where_of(sql, Owner::Id(list.owner), list)
+}
+
+/// [`push_where`] of `owner`'s list (`list.owner` is not read).
+fn push_where_of(sql: &mut Sql, owner: Owner, list: &List) {
+    let (owner_column, other) = list.side.columns();
     let filter = &list.filter;
-    sql.push(&format!(" WHERE f.{owner} = ")).bind(list.owner);
+    sql.push(&format!(" WHERE f.{owner_column} = "));
+    match owner {
+        Owner::Id(id) => sql.bind(id),
+        Owner::Column(column) => sql.push(column),
+    };
     if let Some(prefix) = &filter.username_prefix {
         sql.push(" AND lower(u.username) LIKE ").bind(like_prefix(prefix)).push(" ESCAPE '\\'");
     }

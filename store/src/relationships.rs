@@ -80,11 +80,19 @@ impl Probes {
 /// Each probe: its bit, its column, and its subquery (`{u}` the user row,
 /// `{v}` the viewer, bound).
 const PROBES: [(Probes, &str, &str); 7] = [
-    (Probes::FOLLOWING, "following_at", "SELECT created_at FROM follows WHERE follower_id = {v} AND followed_id = {u}.id"),
+    (
+        Probes::FOLLOWING,
+        "following_at",
+        "SELECT created_at FROM follows WHERE follower_id = {v} AND followed_id = {u}.id",
+    ),
     (Probes::HIDDEN, "hidden", "SELECT hidden_from_feed FROM follows WHERE follower_id = {v} AND followed_id = {u}.id"),
     (Probes::FOLLOWED_BY, "followed_by", "SELECT 1 FROM follows WHERE follower_id = {u}.id AND followed_id = {v}"),
     (Probes::REQUESTED, "requested", "SELECT 1 FROM follow_requests WHERE requester_id = {v} AND target_id = {u}.id"),
-    (Probes::REQUESTED_BY, "requested_by", "SELECT 1 FROM follow_requests WHERE requester_id = {u}.id AND target_id = {v}"),
+    (
+        Probes::REQUESTED_BY,
+        "requested_by",
+        "SELECT 1 FROM follow_requests WHERE requester_id = {u}.id AND target_id = {v}",
+    ),
     (Probes::BLOCKING, "blocking", "SELECT 1 FROM blocks WHERE blocker_id = {v} AND blocked_id = {u}.id"),
     (Probes::BLOCKED_BY, "blocked_by", "SELECT 1 FROM blocks WHERE blocker_id = {u}.id AND blocked_id = {v}"),
 ];

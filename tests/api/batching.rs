@@ -81,9 +81,74 @@ async fn followers_with_their_posts_is_constant() {
     let (six, data) = count(&app, None, q, 6).await;
     assert_eq!(data["user"]["followers"]["edges"].as_array().unwrap().len(), 6);
     assert_eq!(two, six);
-    // PostgreSQL reads the posts with the page (a LATERAL join); SQLite has none.
-    let expected = if crate::helpers::on_postgres() { 2 } else { 3 };
+    // PostgreSQL reads the user, the page and the posts in one statement
+    // (LATERAL joins); SQLite has none.
+    let expected = if crate::helpers::on_postgres() { 1 } else { 3 };
     assert_eq!(six, expected, "the user, the followers page with its users (and their posts)");
+}
+
+/// A page of a list asked of `user(username:)` is read with the user (one
+/// statement on PostgreSQL): the same answer as the list read apart (here
+/// through `users(search:)`), under every argument, signed in and out,
+/// for a hidden network (FORBIDDEN but to its owner), a user with an
+/// empty list, and no user at all.
+#[tokio::test]
+async fn a_list_read_with_its_user_is_the_list_read_apart() {
+    let app = spawn_app().await;
+    let people = people(&app).await;
+    let (viewer, other) = (people[0].0.as_str(), people[1].0.as_str());
+    app.ok(Some(viewer), "mutation { updateProfile(input: { networkHidden: true }) { id } }", json!({})).await;
+    app.sign_up("lonely").await;
+    let page = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor } totalCount";
+    let cursor = app
+        .ok(None, r#"{ user(username: "user10") { followers(first: 2) { pageInfo { endCursor } } } }"#, json!({}))
+        .await["user"]["followers"]["pageInfo"]["endCursor"]
+        .clone();
+    let lists = [
+        "followers(first: 3) { edges { followedAt node { username posts(first: 2) { nodes { body } } } } PAGE }"
+            .to_owned(),
+        "following(last: 2) { nodes { username } PAGE }".to_owned(),
+        "followers(order: ASC, first: 4) { edges { followedAt hiddenFromFeed node { username } } PAGE }".to_owned(),
+        "following(filter: { mutual: true }) { nodes { username posts(last: 1) { nodes { body } } } PAGE }".to_owned(),
+        "followers(filter: { followedByViewer: false, usernamePrefix: \"user0\" }) { nodes { username } PAGE }"
+            .to_owned(),
+        format!("followers(first: 2, after: {cursor}) {{ nodes {{ username }} PAGE }}"),
+    ];
+    let mut compared = 0;
+    for list in &lists {
+        let list = list.replace("PAGE", page);
+        for token in [Some(viewer), Some(other), None] {
+            for name in ["user10", "user00", "lonely", "nobody"] {
+                let with = format!(r#"{{ user(username: "{name}") {{ username {list} }} }}"#);
+                let apart = format!(r#"{{ users(search: "{name}", first: 1) {{ nodes {{ username {list} }} }} }}"#);
+                let before = app.statements();
+                let with = app.gql(token, &with, json!({})).await;
+                let ran = app.statements_since(before);
+                let apart = app.gql(token, &apart, json!({})).await;
+                let hidden = name == "user00" && token != Some(viewer);
+                if name == "nobody" {
+                    assert_eq!(with, json!({ "data": { "user": null } }));
+                    continue;
+                }
+                if hidden {
+                    assert_eq!(with["errors"][0]["extensions"]["code"], "FORBIDDEN", "{with}");
+                    assert_eq!(apart["errors"][0]["extensions"]["code"], "FORBIDDEN", "{apart}");
+                    continue;
+                }
+                assert!(with.get("errors").is_none(), "{with}");
+                assert_eq!(with["data"]["user"], apart["data"]["users"]["nodes"][0], "{list} of {name}");
+                compared += 1;
+                if crate::helpers::on_postgres() {
+                    // The user with the page; a filtered list's totalCount
+                    // is a count apart.
+                    let with_user: Vec<_> = ran.iter().filter(|s| !s.contains("FROM sessions")).collect();
+                    let want = 1 + usize::from(list.contains("filter"));
+                    assert_eq!(with_user.len(), want, "{list} of {name}: {with_user:#?}");
+                }
+            }
+        }
+    }
+    assert_eq!(compared, lists.len() * (3 * 2 + 1), "user10 and lonely by everyone, user00 by itself");
 }
 
 /// The posts a list's page reads with it (one statement on PostgreSQL) are
@@ -136,9 +201,15 @@ async fn posts_read_with_a_list_are_the_posts_read_alone() {
             let data = app.ok(token, &query, json!({})).await;
             if token.is_none() {
                 // The user or users, then the lists (all of them) with their
-                // posts; when two pages of posts are asked, those apart.
-                let two = if crate::helpers::on_postgres() { 2 } else { 3 };
-                let want = if query.contains("other:") { 3 } else { two };
+                // posts.
+                let want = match (crate::helpers::on_postgres(), query.starts_with("{ user(")) {
+                    // The user with the list (and the posts, unless two
+                    // pages of them are asked: those apart).
+                    (true, true) => 1 + usize::from(query.contains("other:")),
+                    (true, false) => 2,
+                    // SQLite: the user, the list, the posts.
+                    (false, _) => 3,
+                };
                 assert_eq!(app.statements() - before, want, "{query}: {:?}", app.statements_since(before));
             }
             let mut listed = Vec::new();

@@ -393,7 +393,9 @@ async fn many(ctx: &Context<'_>, written: Written) -> ApiResult<Vec<FollowPayloa
     let viewer = written.viewer;
     loaders.feed_one(UserById(viewer.id), viewer.clone()).await;
     loaders.feed_many(written.outcomes.iter().map(|o| (UserById(o.user.id), o.user.clone()))).await;
-    loaders.feed_many(written.outcomes.iter().map(|o| (RelationshipWith(o.user.id, Probes::ALL), o.relationship))).await;
+    loaders
+        .feed_many(written.outcomes.iter().map(|o| (RelationshipWith(o.user.id, Probes::ALL), o.relationship)))
+        .await;
     Ok(written
         .outcomes
         .into_iter()

@@ -14,7 +14,7 @@ use super::user::User;
 use super::{data, db, loaders, viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{decode_post, NodeId};
-use crate::loaders::{PostById, RelationshipWith, UserById};
+use crate::loaders::{Listed, PostById, RelationshipWith, UserById};
 use crate::pagination::page_request;
 use crate::timelines::Timelines;
 
@@ -65,7 +65,22 @@ impl Query {
     ) -> ApiResult<Option<User>> {
         let (db, loaders) = (db(ctx)?, loaders(ctx)?);
         let probes = relationship_asked(ctx);
-        let found = match viewer(ctx)?.id() {
+        let me = viewer(ctx)?.id();
+        // Asked for a page of their followers or following (and not how
+        // they relate to the viewer): read it with the user.
+        if let Some(asked) = super::user::list_asked(ctx, me).filter(|_| probes == Probes::NONE || me.is_none()) {
+            let found =
+                store::follows::owner_with_page(db, username.trim(), me, &asked.list, asked.page, asked.posts).await?;
+            let Some((user, page, by_user)) = found else {
+                return Ok(None);
+            };
+            if !user.network_hidden || me == Some(user.id) {
+                loaders.feed_one(asked.key(user.id), Listed::new(page, &by_user)).await;
+            }
+            loaders.feed_one(UserById(user.id), user.clone()).await;
+            return Ok(Some(User::probed(user, probes)));
+        }
+        let found = match me {
             // Asked how the viewer and this user relate: read the parts asked
             // for with the user.
             Some(viewer) if probes != Probes::NONE => {

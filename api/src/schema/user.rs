@@ -1,6 +1,6 @@
 //! The `User` type: profile, counters, lists and the viewer's relationship.
 
-use async_graphql::{Context, Name, Object, Value, ID};
+use async_graphql::{Context, Lookahead, Name, Object, Value, ID};
 use chrono::{DateTime, Utc};
 use store::follows::{List, Side};
 use store::relationships::{Probes, Relationship};
@@ -55,14 +55,14 @@ pub async fn load(ctx: &Context<'_>, id: UserId) -> ApiResult<User> {
 const PAGE_FIELDS: &[&str] = &["edges", "nodes", "pageInfo"];
 
 /// The one page of posts a list's page asks of each of its users
-/// (`edges { node { posts(..) } }` and `nodes { posts(..) }`), to be read
-/// with the list. None when not asked, asked with different arguments in
-/// two places, or asked wrongly (the `posts` field then answers the error
-/// itself), or with a variable the request leaves out. Look-ahead does not
-/// see `@skip`/`@include`: a skipped `posts` is still read (its cost is
-/// counted in the query's complexity all the same).
-fn posts_asked(ctx: &Context<'_>) -> Option<PageRequest> {
-    let look = ctx.look_ahead();
+/// (`edges { node { posts(..) } }` and `nodes { posts(..) }`; `look` is the
+/// list's field), to be read with the list. None when not asked, asked
+/// with different arguments in two places, or asked wrongly (the `posts`
+/// field then answers the error itself), or with a variable the request
+/// leaves out. Look-ahead does not see `@skip`/`@include`: a skipped
+/// `posts` is still read (its cost is counted in the query's complexity
+/// all the same).
+fn posts_asked(look: Lookahead<'_>) -> Option<PageRequest> {
     let mut fields = look.field("edges").field("node").field("posts").selection_fields();
     fields.extend(look.field("nodes").field("posts").selection_fields());
     let mut asked = None;
@@ -74,6 +74,63 @@ fn posts_asked(ctx: &Context<'_>) -> Option<PageRequest> {
         asked = Some(page);
     }
     asked
+}
+
+/// A page of a list of a user not yet read: what [`User::follow_list`]
+/// will load, its owner left to fill in (`list.owner` is a placeholder).
+pub struct ListAsked {
+    pub list: List,
+    pub page: PageRequest,
+    pub posts: Option<PageRequest>,
+}
+
+impl ListAsked {
+    /// The key [`User::follow_list`] loads the page by, for `owner`.
+    pub fn key(&self, owner: UserId) -> FollowPage {
+        FollowPage(List { owner, ..self.list.clone() }, self.page, self.posts)
+    }
+}
+
+/// The one page of `followers` or `following` that a user's selection
+/// asks for (W2, W7: `user(username:) { followers(first: 20) { .. } }`),
+/// to be read with the user. None when neither or both are asked, one is
+/// asked twice, only for its `totalCount`, or with arguments its resolver
+/// will refuse (it answers the error itself).
+pub fn list_asked(ctx: &Context<'_>, viewer: Option<UserId>) -> Option<ListAsked> {
+    use async_graphql::InputType;
+    let look = ctx.look_ahead();
+    let mut asked = [(Side::Followers, "followers"), (Side::Following, "following")]
+        .into_iter()
+        .flat_map(|(side, name)| look.field(name).selection_fields().into_iter().map(move |f| (side, name, f)));
+    let (side, name, field) = asked.next()?;
+    if asked.next().is_some() {
+        return None;
+    }
+    let list = look.field(name);
+    if !PAGE_FIELDS.iter().any(|f| list.field(f).exists()) {
+        return None;
+    }
+    let mut args = ListArgs { first: None, after: None, last: None, before: None, filter: None, order: None };
+    fn parse<T: InputType>(value: Value) -> Option<T> {
+        T::parse(Some(value)).ok()
+    }
+    for (arg, value) in field.arguments().ok()? {
+        match arg.as_str() {
+            "first" => args.first = parse(value)?,
+            "after" => args.after = parse(value)?,
+            "last" => args.last = parse(value)?,
+            "before" => args.before = parse(value)?,
+            "filter" => args.filter = parse(value)?,
+            "order" => args.order = parse(value)?,
+            _ => return None,
+        }
+    }
+    let (query, page) = args.page(viewer).ok()?;
+    if query.nothing {
+        return None;
+    }
+    let list = List { owner: UserId(0), side, filter: query.filter };
+    Some(ListAsked { list, page, posts: posts_asked(look.field(name)) })
 }
 
 /// `posts(first:, after:, last:, before:)`'s page, as its resolver reads it.
@@ -106,6 +163,17 @@ pub struct ListArgs {
     pub order: Option<OrderDirection>,
 }
 
+impl ListArgs {
+    /// The list's filter and order as `viewer` sees them, and its page.
+    fn page(&self, viewer: Option<UserId>) -> ApiResult<(ListQuery, PageRequest)> {
+        let query = ListQuery::new(self.filter.clone(), self.order, viewer)?;
+        let page =
+            scoped_page_request(self.first, self.after.as_deref(), self.last, self.before.as_deref(), query.scope)?
+                .ascending(query.ascending);
+        Ok((query, page))
+    }
+}
+
 impl User {
     /// A followers or following list: FORBIDDEN to others when the network
     /// is hidden; its total the stored counter, or a count when filtered.
@@ -115,10 +183,7 @@ impl User {
         if self.row.network_hidden && me != Some(self.row.id) {
             return Err(ApiError::Forbidden("this account keeps its network hidden".into()));
         }
-        let query = ListQuery::new(args.filter, args.order, me)?;
-        let page =
-            scoped_page_request(args.first, args.after.as_deref(), args.last, args.before.as_deref(), query.scope)?
-                .ascending(query.ascending);
+        let (query, page) = args.page(me)?;
         if query.nothing {
             return Ok(FollowConnection::empty(query.scope));
         }
@@ -136,7 +201,7 @@ impl User {
         };
         let page = if selects(ctx, PAGE_FIELDS) {
             let loaders = loaders(ctx)?;
-            let posts = posts_asked(ctx);
+            let posts = posts_asked(ctx.look_ahead());
             match loaders.load_one(FollowPage(list, page, posts)).await? {
                 Some(listed) => {
                     if let Some(posts) = posts {
