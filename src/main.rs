@@ -47,8 +47,14 @@ fn main() -> std::process::ExitCode {
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     match config.command.clone().unwrap_or(Command::Serve) {
         Command::PrintSchema => {
-            print!("{}", api::schema::sdl());
-            Ok(())
+            use std::io::Write;
+            // A reader that stops early (`print-schema | head`) is not an
+            // error; print! would panic on the closed pipe.
+            let mut out = std::io::stdout().lock();
+            match out.write_all(api::schema::sdl().as_bytes()).and_then(|()| out.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
         }
         Command::Recount => {
             let db = store::connect_and_migrate(&config.database_url, store::PoolOptions::new(config.pool_size()))

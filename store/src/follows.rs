@@ -259,8 +259,8 @@ fn push_posts_lateral(sql: &mut Sql, viewer: Option<UserId>, posts: &PageRequest
 /// `posts`, that page of posts of every user on it: one statement on
 /// PostgreSQL (`user(username:) { followers { .. } }` without a second
 /// round trip). `list.owner` is not read: the owner is the user found. The
-/// page is read only when the viewer may see it (the network not hidden,
-/// or the viewer's own); otherwise it is empty. None when no user has
+/// page is returned only when the viewer may see it (the network not
+/// hidden, or the viewer's own); otherwise it is empty. None when no user has
 /// that name. SQLite has no LATERAL: there the user, then the page as
 /// [`pages_with_posts`] reads it.
 pub async fn owner_with_page(
