@@ -210,7 +210,7 @@ impl Ctx {
                     b,
                     &self.top.1,
                     None,
-                    &followers(UserId(0)),
+                    (Side::Followers, &Filter::default()),
                     &first20,
                     Some(&posts),
                 ))
@@ -305,8 +305,15 @@ impl Ctx {
                 let after = (w == Workload::W7).then_some(self.deep.as_str());
                 if b == DbBackend::Postgres {
                     let page = page(20, after, None, None);
-                    f.rows(follows::owner_with_page_stmt(b, &self.top.1, None, &followers(UserId(0)), &page, None))
-                        .await?;
+                    f.rows(follows::owner_with_page_stmt(
+                        b,
+                        &self.top.1,
+                        None,
+                        (Side::Followers, &Filter::default()),
+                        &page,
+                        None,
+                    ))
+                    .await?;
                 } else {
                     let top = UserId(f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?[0]);
                     f.rows(follows::pages_stmt(b, &[(followers(top), page(20, after, None, None))])).await?;
@@ -339,16 +346,21 @@ impl Ctx {
                 b,
                 &self.top.1,
                 None,
-                &followers(UserId(0)),
+                (Side::Followers, &Filter::default()),
                 &first20,
                 Some(&page(3, None, None, None)),
             ),
-            Workload::W7Page1 if b == DbBackend::Postgres => {
-                follows::owner_with_page_stmt(b, &self.top.1, None, &followers(UserId(0)), &first20, None)
-            }
+            Workload::W7Page1 if b == DbBackend::Postgres => follows::owner_with_page_stmt(
+                b,
+                &self.top.1,
+                None,
+                (Side::Followers, &Filter::default()),
+                &first20,
+                None,
+            ),
             Workload::W7 if b == DbBackend::Postgres => {
                 let deep = page(20, Some(&self.deep), None, None);
-                follows::owner_with_page_stmt(b, &self.top.1, None, &followers(UserId(0)), &deep, None)
+                follows::owner_with_page_stmt(b, &self.top.1, None, (Side::Followers, &Filter::default()), &deep, None)
             }
             Workload::W2 | Workload::W7Page1 => follows::pages_stmt(b, &[(followers(self.top.0), first20)]),
             Workload::W3 => feed::timeline_stmt(b, user(HEAVY), &first20),

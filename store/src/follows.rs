@@ -81,6 +81,9 @@ pub struct Edge {
     pub hidden_from_feed: bool,
 }
 
+/// A page of posts of each of some users.
+pub type PostsByUser = HashMap<UserId, Page<post::Model>>;
+
 /// A page of each list, all in one statement.
 pub async fn pages(db: &impl ConnectionTrait, keys: &[(List, PageRequest)]) -> StoreResult<Vec<Page<Edge>>> {
     let rows = db.query_all_raw(pages_stmt(db.get_database_backend(), keys)).await?;
@@ -115,24 +118,24 @@ enum Owner<'a> {
 
 /// One list's page, joined to its users (a branch of [`push_union_all`]).
 fn push_page(sql: &mut Sql, list: &List, page: &PageRequest) {
-    push_page_of(sql, Owner::Id(list.owner), list, page)
+    push_page_of(sql, Owner::Id(list.owner), list.side, &list.filter, page)
 }
 
-/// [`push_page`] of `owner`'s list (`list.owner` is not read).
-fn push_page_of(sql: &mut Sql, owner: Owner, list: &List, page: &PageRequest) {
-    let (_, other) = list.side.columns();
+/// [`push_page`] of `owner`'s list on `side`.
+fn push_page_of(sql: &mut Sql, owner: Owner, side: Side, filter: &Filter, page: &PageRequest) {
+    let (_, other) = side.columns();
     // The flag is the follower's: only a following list shows it. Not
     // reading it on a followers list keeps that walk index-only, which
     // is what makes PostgreSQL's generic plan walk the index in order
     // and stop at the page (rather than fetch and sort the whole list).
-    let hidden = match list.side {
+    let hidden = match side {
         Side::Followers => "FALSE",
         Side::Following => "f.hidden_from_feed",
     };
     sql.push(&format!(
         "f.created_at AS followed_at, {hidden} AS hidden, u.* FROM follows f JOIN users u ON u.id = f.{other}"
     ));
-    push_where_of(sql, owner, list);
+    push_where_of(sql, owner, side, filter);
     sql.keyset("f.created_at", &format!("f.{other}"), page);
 }
 
@@ -147,7 +150,7 @@ pub async fn pages_with_posts(
     viewer: Option<UserId>,
     keys: &[(List, PageRequest)],
     posts_page: PageRequest,
-) -> StoreResult<(Vec<Page<Edge>>, HashMap<UserId, Page<post::Model>>)> {
+) -> StoreResult<(Vec<Page<Edge>>, PostsByUser)> {
     let backend = db.get_database_backend();
     if backend != DbBackend::Postgres {
         let pages = pages(db, keys).await?;
@@ -168,14 +171,15 @@ pub async fn pages_with_posts(
     decode_with_posts(&rows, &pages, Some(posts_page))
 }
 
-/// The pages and posts pages of rows of lists' pages joined to their
-/// users' posts (`k`, the edge and user columns, `post_*`; a row without a
-/// user is a list's empty page, a row without a post a user's empty one).
+/// The pages, and the posts pages when `posts_page` is given, of rows of
+/// lists' pages joined to their users' posts (`k`, the edge and user
+/// columns, `post_*`; a row without a user is a list's empty page, a row
+/// without a post a user's empty one).
 fn decode_with_posts(
     rows: &[sea_orm::QueryResult],
     pages: &[PageRequest],
     posts_page: Option<PageRequest>,
-) -> StoreResult<(Vec<Page<Edge>>, HashMap<UserId, Page<post::Model>>)> {
+) -> StoreResult<(Vec<Page<Edge>>, PostsByUser)> {
     let mut edges = Vec::new();
     // A user on two of the lists comes with their posts twice: kept from
     // the first list they were seen on.
@@ -255,10 +259,18 @@ fn push_posts_lateral(sql: &mut Sql, viewer: Option<UserId>, posts: &PageRequest
     sql.push(") p ON TRUE");
 }
 
+/// What [`owner_with_page`] reads: the user, the page of their list, and
+/// the posts pages of the users on it (empty when none were asked).
+pub struct OwnerPage {
+    pub owner: user::Model,
+    pub page: Page<Edge>,
+    pub posts: PostsByUser,
+}
+
 /// A user, found by username, with a page of one of their lists and, with
 /// `posts`, that page of posts of every user on it: one statement on
 /// PostgreSQL (`user(username:) { followers { .. } }` without a second
-/// round trip). `list.owner` is not read: the owner is the user found. The
+/// round trip): the list on `side`, filtered by `filter`. The
 /// page is returned only when the viewer may see it (the network not
 /// hidden, or the viewer's own); otherwise it is empty. None when no user has
 /// that name. SQLite has no LATERAL: there the user, then the page as
@@ -267,26 +279,27 @@ pub async fn owner_with_page(
     db: &impl ConnectionTrait,
     username: &str,
     viewer: Option<UserId>,
-    list: &List,
+    (side, filter): (Side, &Filter),
     page: PageRequest,
     posts: Option<PageRequest>,
-) -> StoreResult<Option<(user::Model, Page<Edge>, HashMap<UserId, Page<post::Model>>)>> {
+) -> StoreResult<Option<OwnerPage>> {
     let backend = db.get_database_backend();
     if backend != DbBackend::Postgres {
         let Some(owner) = crate::users::find_by_username(db, username).await? else {
             return Ok(None);
         };
         if owner.network_hidden && viewer != Some(owner.id) {
-            return Ok(Some((owner, Page::empty(), HashMap::new())));
+            return Ok(Some(OwnerPage { owner, page: Page::empty(), posts: HashMap::new() }));
         }
-        let keys = [(List { owner: owner.id, ..list.clone() }, page)];
+        let keys = [(List { owner: owner.id, side, filter: filter.clone() }, page)];
         let (mut pages, by_user) = match posts {
             Some(posts) => pages_with_posts(db, viewer, &keys, posts).await?,
             None => (self::pages(db, &keys).await?, HashMap::new()),
         };
-        return Ok(Some((owner, pages.pop().unwrap_or_else(Page::empty), by_user)));
+        return Ok(Some(OwnerPage { owner, page: pages.pop().unwrap_or_else(Page::empty), posts: by_user }));
     }
-    let rows = db.query_all_raw(owner_with_page_stmt(backend, username, viewer, list, &page, posts.as_ref())).await?;
+    let stmt = owner_with_page_stmt(backend, username, viewer, (side, filter), &page, posts.as_ref());
+    let rows = db.query_all_raw(stmt).await?;
     // The owner's columns are on one row (the others have them null).
     let mut owner = None;
     for row in &rows {
@@ -299,17 +312,21 @@ pub async fn owner_with_page(
         return Ok(None);
     };
     let (mut pages, by_user) = decode_with_posts(&rows, &[page], posts)?;
-    Ok(Some((owner, pages.pop().unwrap_or_else(Page::empty), by_user)))
+    Ok(Some(OwnerPage { owner, page: pages.pop().unwrap_or_else(Page::empty), posts: by_user }))
 }
 
 /// The prefix of the owner's columns in [`owner_with_page_stmt`].
 const OWNER: &str = "owner_";
 
+/// [`owner_with_page`]'s statement on PostgreSQL: the owner's columns (prefixed [`OWNER`], on the first row only),
+/// then [`pages_with_posts_stmt`]'s (without the `post_*` ones when no
+/// posts are asked); one row with nulls after the owner's when the page
+/// is empty.
 pub fn owner_with_page_stmt(
     backend: DbBackend,
     username: &str,
     viewer: Option<UserId>,
-    list: &List,
+    (side, filter): (Side, &Filter),
     page: &PageRequest,
     posts: Option<&PageRequest>,
 ) -> Statement {
@@ -328,7 +345,9 @@ pub fn owner_with_page_stmt(
         sql.push(", p.id AS post_id, p.body AS post_body, p.created_at AS post_created_at");
     }
     sql.push(" FROM users o LEFT JOIN LATERAL (");
-    push_union_all(&mut sql, 1, |sql, _| push_page_of(sql, Owner::Column("o.id"), list, page));
+    push_union_all(&mut sql, 1, |sql, _| push_page_of(sql, Owner::Column("o.id"), side, filter, page));
+    // A hidden network's page is walked (a page at most: PostgreSQL
+    // applies this after the walk, written inside it or not) and dropped.
     sql.push(") l ON NOT o.network_hidden");
     if let Some(viewer) = viewer {
         sql.push(" OR o.id = ").bind(viewer);
@@ -343,13 +362,12 @@ pub fn owner_with_page_stmt(
 /// ` WHERE f.<owner> = .. AND <filter>`, over `follows f` (and `users u`
 /// joined as the other user when the prefix asks for it).
 fn push_where(sql: &mut Sql, list: &List) {
-    push_where_of(sql, Owner::Id(list.owner), list)
+    push_where_of(sql, Owner::Id(list.owner), list.side, &list.filter)
 }
 
-/// [`push_where`] of `owner`'s list (`list.owner` is not read).
-fn push_where_of(sql: &mut Sql, owner: Owner, list: &List) {
-    let (owner_column, other) = list.side.columns();
-    let filter = &list.filter;
+/// [`push_where`] of `owner`'s list on `side`.
+fn push_where_of(sql: &mut Sql, owner: Owner, side: Side, filter: &Filter) {
+    let (owner_column, other) = side.columns();
     sql.push(&format!(" WHERE f.{owner_column} = "));
     match owner {
         Owner::Id(id) => sql.bind(id),

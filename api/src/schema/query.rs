@@ -66,16 +66,19 @@ impl Query {
         let (db, loaders) = (db(ctx)?, loaders(ctx)?);
         let probes = relationship_asked(ctx);
         let me = viewer(ctx)?.id();
-        // Asked for a page of their followers or following (and not how
-        // they relate to the viewer): read it with the user.
-        if let Some(asked) = super::user::list_asked(ctx, me).filter(|_| probes == Probes::NONE || me.is_none()) {
-            let found =
-                store::follows::owner_with_page(db, username.trim(), me, &asked.list, asked.page, asked.posts).await?;
-            let Some((user, page, by_user)) = found else {
+        // Asked for a page of their followers or following (and, signed
+        // in, not how they relate to the viewer): read it with the user.
+        let folds = probes == Probes::NONE || me.is_none();
+        if let Some(asked) = folds.then(|| super::user::list_asked(ctx, me)).flatten() {
+            let list = (asked.side, &asked.filter);
+            let Some(found) =
+                store::follows::owner_with_page(db, username.trim(), me, list, asked.page, asked.posts).await?
+            else {
                 return Ok(None);
             };
+            let user = found.owner;
             if !user.network_hidden || me == Some(user.id) {
-                loaders.feed_one(asked.key(user.id), Listed::new(page, &by_user)).await;
+                loaders.feed_one(asked.key(user.id), Listed::new(found.page, &found.posts)).await;
             }
             loaders.feed_one(UserById(user.id), user.clone()).await;
             return Ok(Some(User::probed(user, probes)));

@@ -20,8 +20,9 @@ pub struct User {
     /// Set on the payload of signUp/signIn, whose request has no token yet
     /// but whose user is, by definition, the one asking.
     pub owner: bool,
-    /// The parts of the viewer's relationship read with this user (the
-    /// key its relationship fields load by when it names what they need).
+    /// The parts of the viewer's relationship read with this user: its
+    /// relationship fields load by this key when it covers what they need,
+    /// else all of it ([`User::new`]: `ALL`, nothing read yet).
     pub probes: Probes,
 }
 
@@ -77,9 +78,10 @@ fn posts_asked(look: Lookahead<'_>) -> Option<PageRequest> {
 }
 
 /// A page of a list of a user not yet read: what [`User::follow_list`]
-/// will load, its owner left to fill in (`list.owner` is a placeholder).
+/// will load once the owner is known.
 pub struct ListAsked {
-    pub list: List,
+    pub side: Side,
+    pub filter: store::follows::Filter,
     pub page: PageRequest,
     pub posts: Option<PageRequest>,
 }
@@ -87,15 +89,16 @@ pub struct ListAsked {
 impl ListAsked {
     /// The key [`User::follow_list`] loads the page by, for `owner`.
     pub fn key(&self, owner: UserId) -> FollowPage {
-        FollowPage(List { owner, ..self.list.clone() }, self.page, self.posts)
+        FollowPage(List { owner, side: self.side, filter: self.filter.clone() }, self.page, self.posts)
     }
 }
 
 /// The one page of `followers` or `following` that a user's selection
 /// asks for (W2, W7: `user(username:) { followers(first: 20) { .. } }`),
 /// to be read with the user. None when neither or both are asked, one is
-/// asked twice, only for its `totalCount`, or with arguments its resolver
-/// will refuse (it answers the error itself).
+/// asked twice, only for its `totalCount`, with arguments its resolver
+/// will refuse (it answers the error itself), or with a filter nothing can
+/// match (it answers an empty page without reading).
 pub fn list_asked(ctx: &Context<'_>, viewer: Option<UserId>) -> Option<ListAsked> {
     use async_graphql::InputType;
     let look = ctx.look_ahead();
@@ -129,8 +132,7 @@ pub fn list_asked(ctx: &Context<'_>, viewer: Option<UserId>) -> Option<ListAsked
     if query.nothing {
         return None;
     }
-    let list = List { owner: UserId(0), side, filter: query.filter };
-    Some(ListAsked { list, page, posts: posts_asked(look.field(name)) })
+    Some(ListAsked { side, filter: query.filter, page, posts: posts_asked(look.field(name)) })
 }
 
 /// `posts(first:, after:, last:, before:)`'s page, as its resolver reads it.
