@@ -96,6 +96,13 @@ async fn counters_stay_exact_through_every_relationship_path() {
         c.feed_sync_fanout = 3;
         c.feed_timeline_cap = 5;
         c.feed_delivery_batch = 2;
+        // The storm's 400 requests come from one address, each on a
+        // connection of its own while in flight: past the per-address
+        // limit (256) the server closes a new connection at once, which
+        // the client sees as a reset (seen on a slow machine), not the
+        // SERVICE_UNAVAILABLE this test retries. That limit is tested in
+        // connections.rs; here it is off.
+        c.max_connections_per_address = 0;
     })
     .await;
     let mut people = Vec::new();
