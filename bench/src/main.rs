@@ -276,7 +276,6 @@ async fn measure(
     .await
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn suite(
     target: &Target,
     db_kind: Db,

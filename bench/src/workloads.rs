@@ -191,6 +191,14 @@ impl Ctx {
         graphql(&self.client, &self.graphql_url, actor, query, vars).await
     }
 
+    /// The most-followed account, found by name, with a page of its
+    /// followers (and their posts): W2's and W7's one statement on
+    /// PostgreSQL, as the server reads it signed out.
+    fn top_followers(&self, page: &PageRequest, posts: Option<&PageRequest>) -> Statement {
+        let list = (Side::Followers, &Filter::default());
+        follows::owner_with_page_stmt(self.floor.backend(), &self.top.1, None, list, page, posts)
+    }
+
     fn session(&self, id: i64) -> Statement {
         sessions::find_user_stmt(self.floor.backend(), &TokenHash::of(&dataset::token(id)))
     }
@@ -205,16 +213,7 @@ impl Ctx {
                 f.rows(users::find_by_username_stmt(b, &dataset::username(self.random_user(rng)))).await?;
             }
             Workload::W2 if b == DbBackend::Postgres => {
-                let (first20, posts) = (page(20, None, None, None), page(3, None, None, None));
-                f.rows(follows::owner_with_page_stmt(
-                    b,
-                    &self.top.1,
-                    None,
-                    (Side::Followers, &Filter::default()),
-                    &first20,
-                    Some(&posts),
-                ))
-                .await?;
+                f.rows(self.top_followers(&page(20, None, None, None), Some(&page(3, None, None, None)))).await?;
             }
             Workload::W2 => {
                 let top = UserId(f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?[0]);
@@ -304,16 +303,7 @@ impl Ctx {
             Workload::W7Page1 | Workload::W7 => {
                 let after = (w == Workload::W7).then_some(self.deep.as_str());
                 if b == DbBackend::Postgres {
-                    let page = page(20, after, None, None);
-                    f.rows(follows::owner_with_page_stmt(
-                        b,
-                        &self.top.1,
-                        None,
-                        (Side::Followers, &Filter::default()),
-                        &page,
-                        None,
-                    ))
-                    .await?;
+                    f.rows(self.top_followers(&page(20, after, None, None), None)).await?;
                 } else {
                     let top = UserId(f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?[0]);
                     f.rows(follows::pages_stmt(b, &[(followers(top), page(20, after, None, None))])).await?;
@@ -342,25 +332,10 @@ impl Ctx {
         let user = |id: i64| UserId(id);
         match w {
             Workload::W1 => users::find_by_username_stmt(b, &dataset::username(self.users / 2)),
-            Workload::W2 if b == DbBackend::Postgres => follows::owner_with_page_stmt(
-                b,
-                &self.top.1,
-                None,
-                (Side::Followers, &Filter::default()),
-                &first20,
-                Some(&page(3, None, None, None)),
-            ),
-            Workload::W7Page1 if b == DbBackend::Postgres => follows::owner_with_page_stmt(
-                b,
-                &self.top.1,
-                None,
-                (Side::Followers, &Filter::default()),
-                &first20,
-                None,
-            ),
+            Workload::W2 if b == DbBackend::Postgres => self.top_followers(&first20, Some(&page(3, None, None, None))),
+            Workload::W7Page1 if b == DbBackend::Postgres => self.top_followers(&first20, None),
             Workload::W7 if b == DbBackend::Postgres => {
-                let deep = page(20, Some(&self.deep), None, None);
-                follows::owner_with_page_stmt(b, &self.top.1, None, (Side::Followers, &Filter::default()), &deep, None)
+                self.top_followers(&page(20, Some(&self.deep), None, None), None)
             }
             Workload::W2 | Workload::W7Page1 => follows::pages_stmt(b, &[(followers(self.top.0), first20)]),
             Workload::W3 => feed::timeline_stmt(b, user(HEAVY), &first20),

@@ -66,36 +66,37 @@ impl Query {
         let (db, loaders) = (db(ctx)?, loaders(ctx)?);
         let probes = relationship_asked(ctx);
         let me = viewer(ctx)?.id();
-        // Asked for a page of their followers or following (and, signed
-        // in, not how they relate to the viewer): read it with the user.
         let folds = probes == Probes::NONE || me.is_none();
-        if let Some(asked) = folds.then(|| super::user::list_asked(ctx, me)).flatten() {
-            let list = (asked.side, &asked.filter);
-            let Some(found) =
-                store::follows::owner_with_page(db, username.trim(), me, list, asked.page, asked.posts).await?
-            else {
-                return Ok(None);
-            };
-            let user = found.owner;
-            if !user.network_hidden || me == Some(user.id) {
-                loaders.feed_one(asked.key(user.id), Listed::new(found.page, &found.posts)).await;
-            }
-            loaders.feed_one(UserById(user.id), user.clone()).await;
-            return Ok(Some(User::probed(user, probes)));
-        }
-        let found = match me {
-            // Asked how the viewer and this user relate: read the parts asked
-            // for with the user.
-            Some(viewer) if probes != Probes::NONE => {
-                match store::relationships::find_by_username_seen_by(db, username.trim(), viewer, probes).await? {
-                    Some((user, relationship)) => {
-                        loaders.feed_one(RelationshipWith(user.id, probes), relationship).await;
+        let found = match folds.then(|| super::user::list_asked(ctx, me)).flatten() {
+            // Asked for a page of their followers or following (and, signed
+            // in, not how they relate to the viewer): read it with the user.
+            Some(asked) => {
+                let list = (asked.side, &asked.filter);
+                match store::follows::owner_with_page(db, username.trim(), me, list, asked.page, asked.posts).await? {
+                    Some(found) => {
+                        let user = found.owner;
+                        if !user.network_hidden || me == Some(user.id) {
+                            loaders.feed_one(asked.key(user.id), Listed::new(found.page, &found.posts)).await;
+                        }
                         Some(user)
                     }
                     None => None,
                 }
             }
-            _ => store::users::find_by_username(db, username.trim()).await?,
+            None => match me {
+                // Asked how the viewer and this user relate: read the parts
+                // asked for with the user.
+                Some(viewer) if probes != Probes::NONE => {
+                    match store::relationships::find_by_username_seen_by(db, username.trim(), viewer, probes).await? {
+                        Some((user, relationship)) => {
+                            loaders.feed_one(RelationshipWith(user.id, probes), relationship).await;
+                            Some(user)
+                        }
+                        None => None,
+                    }
+                }
+                _ => store::users::find_by_username(db, username.trim()).await?,
+            },
         };
         if let Some(u) = &found {
             loaders.feed_one(UserById(u.id), u.clone()).await;
