@@ -357,6 +357,53 @@ async fn relationship_probes_only_the_parts_asked() {
     assert_eq!(ran.iter().filter(|s| s.contains("blocks")).count(), 1, "only b's probes all: {ran:#?}");
 }
 
+/// A field left out by `@skip` or `@include` is not read ahead with its
+/// parent: neither the relationship's parts, nor a list, nor the posts of
+/// a list's users (async-graphql drops skipped selections from the
+/// document before execution, so look-ahead never sees them; this holds
+/// it to that). The same document with the directives letting the fields
+/// through reads them.
+#[tokio::test]
+async fn skipped_fields_are_not_read_ahead() {
+    let app = spawn_app().await;
+    let people = people(&app).await;
+    let viewer = people[0].0.as_str();
+    let q = r#"query($s: Boolean!) { user(username: "user01") { username viewerIsFollowing
+        viewerRelationship @skip(if: $s) { blocking }
+        followers(first: 3) @include(if: false) { nodes { username } } } }"#;
+    let lists = |ran: &[String]| ran.iter().filter(|s| s.contains("followed_at")).count();
+    let before = app.statements();
+    let data = app.ok(Some(viewer), q, json!({ "s": true })).await;
+    let ran = app.statements_since(before);
+    assert_eq!(data["user"], json!({ "username": "user01", "viewerIsFollowing": true }));
+    assert!(!ran.iter().any(|s| s.contains("blocks")), "the skipped relationship's parts were read: {ran:#?}");
+    assert_eq!(lists(&ran), 0, "the left-out list was read: {ran:#?}");
+    let before = app.statements();
+    let data = app.ok(Some(viewer), q, json!({ "s": false })).await;
+    let ran = app.statements_since(before);
+    assert_eq!(data["user"]["viewerRelationship"], json!({ "blocking": false }));
+    assert!(ran.iter().any(|s| s.contains("blocks")), "control: the relationship read whole: {ran:#?}");
+
+    // Posts skipped under a list read with its user (PostgreSQL) or on
+    // its own (SQLite); skipped along the path, at `node`.
+    let q = r#"query($s: Boolean!) { user(username: "user01") { followers(first: 3) {
+        nodes { username posts(first: 2) @skip(if: $s) { nodes { body } } }
+        edges { node @skip(if: $s) { posts(first: 2) { nodes { body } } } } } } }"#;
+    let posts = |ran: &[String]| ran.iter().filter(|s| s.contains("FROM posts")).count();
+    let before = app.statements();
+    let data = app.ok(Some(viewer), q, json!({ "s": true })).await;
+    let ran = app.statements_since(before);
+    assert_eq!(data["user"]["followers"]["nodes"].as_array().unwrap().len(), 3);
+    assert_eq!(data["user"]["followers"]["edges"].as_array().unwrap().len(), 3);
+    assert_eq!(lists(&ran), 1, "{ran:#?}");
+    assert_eq!(posts(&ran), 0, "the skipped posts were read: {ran:#?}");
+    let before = app.statements();
+    let data = app.ok(Some(viewer), q, json!({ "s": false })).await;
+    let ran = app.statements_since(before);
+    assert_eq!(data["user"]["followers"]["nodes"][0]["posts"]["nodes"].as_array().unwrap().len(), 2);
+    assert_eq!(posts(&ran), 1, "control: the posts read with the list: {ran:#?}");
+}
+
 /// W5: follow then unfollow in one request. Each write is a transaction
 /// (BEGIN and COMMIT, which the metric callback does not see) of these
 /// statements: lock both users rows, read the pair's relationship, write

@@ -60,9 +60,8 @@ const PAGE_FIELDS: &[&str] = &["edges", "nodes", "pageInfo"];
 /// list's field), to be read with the list. None when not asked, asked
 /// with different arguments in two places, or asked wrongly (the `posts`
 /// field then answers the error itself), or with a variable the request
-/// leaves out. Look-ahead does not see `@skip`/`@include`: a skipped
-/// `posts` is still read (its cost is counted in the query's complexity
-/// all the same).
+/// leaves out. A field left out by `@skip`/`@include` is not seen:
+/// async-graphql drops it from the document before execution.
 fn posts_asked(look: Lookahead<'_>) -> Option<PageRequest> {
     let mut fields = look.field("edges").field("node").field("posts").selection_fields();
     fields.extend(look.field("nodes").field("posts").selection_fields());
