@@ -33,8 +33,12 @@ impl Floor {
             // floor runs the same plans.
             let opts: sqlx::postgres::PgConnectOptions = url.parse().map_err(|e: sqlx::Error| e.to_string())?;
             let opts = opts.options([("plan_cache_mode", "force_generic_plan")]);
+            // No ping before each statement: the server pings only
+            // connections idle for over a second (store::PING_IF_IDLE_FOR),
+            // none under load.
             let pool = PgPoolOptions::new()
                 .max_connections(connections)
+                .test_before_acquire(false)
                 .connect_with(opts)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -47,6 +51,7 @@ impl Floor {
                 .busy_timeout(std::time::Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
                 .max_connections(connections)
+                .test_before_acquire(false)
                 .connect_with(opts)
                 .await
                 .map_err(|e| e.to_string())?;

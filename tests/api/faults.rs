@@ -189,3 +189,34 @@ async fn a_database_restart_under_load_loses_no_acknowledged_write() {
     assert_eq!(counted as usize, stored.len(), "the counter moved with every stored post");
     check.close().await.unwrap();
 }
+
+/// The pool hands out a connection used in the last second without testing
+/// it (a round trip saved before every statement), and tests one idle for
+/// longer: when the database has closed every connection of the server's
+/// pool while they sat idle, the next request is answered, not failed.
+#[tokio::test]
+async fn connections_the_database_closed_while_idle_are_replaced() {
+    if !on_postgres() {
+        eprintln!("skipped: runs with TEST_DATABASE=postgres");
+        return;
+    }
+    let app = crate::helpers::spawn_app().await;
+    let (token, _) = app.sign_up("idle").await;
+    // Several connections in the pool.
+    let reads: Vec<_> = (0..8).map(|_| app.gql(Some(&token), "{ viewer { username } }", json!({}))).collect();
+    for body in futures::future::join_all(reads).await {
+        assert_eq!(body["data"]["viewer"]["username"], "idle", "{body}");
+    }
+    let closed = app
+        .scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .await;
+    assert!(closed > 0, "the server's connections were found");
+    tokio::time::sleep(store::PING_IF_IDLE_FOR + Duration::from_millis(500)).await;
+    for _ in 0..8 {
+        let body = app.gql(Some(&token), "{ viewer { username } }", json!({})).await;
+        assert_eq!(body["data"]["viewer"]["username"], "idle", "{body}");
+    }
+}
