@@ -93,8 +93,8 @@ impl PoolOptions {
 
 /// A pooled connection idle this long is pinged before it is handed out;
 /// one used more recently is not. sqlx's default pings on every acquire: a
-/// round trip before every statement (and sqlx pings again on release), so
-/// a one-statement request made three where it needs one. A connection the
+/// round trip before every statement, on the request's path (sqlx pings
+/// again on release, in a task of its own; that one stays). A connection the
 /// database dropped since its last use fails its statement instead
 /// (SERVICE_UNAVAILABLE, and sqlx closes it when the release ping fails);
 /// connections idle for longer, which proxies and firewalls drop, are
