@@ -13,7 +13,7 @@
 //! the viewer's own follows when they are fewer (known followers).
 //! docs/PERFORMANCE.md has the EXPLAIN of each at dataset M.
 
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 
 use chrono::{DateTime, Utc};
 use entity::{post, user, PostId, UserId};
@@ -188,7 +188,7 @@ fn decode_with_posts(
         // A user on two of the lists comes with their posts twice: kept
         // from the first.
         if let Some(posts_page) = posts_page {
-            if let std::collections::hash_map::Entry::Vacant(slot) = by_user.entry(id) {
+            if let Entry::Vacant(slot) = by_user.entry(id) {
                 slot.insert(posts_page.into_page(posts_of(row, id, &posts_page)?));
             }
         }
@@ -317,7 +317,7 @@ pub async fn owner_with_page(
 const OWNER: &str = "owner_";
 
 /// [`owner_with_page`]'s statement on PostgreSQL: the owner's columns (prefixed [`OWNER`], on the first row only),
-/// then [`pages_with_posts_stmt`]'s (without the `post_*` ones when no
+/// then [`pages_with_posts_stmt`]'s (without the posts arrays when no
 /// posts are asked); one row with nulls after the owner's when the page
 /// is empty.
 pub fn owner_with_page_stmt(
