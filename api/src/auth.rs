@@ -35,14 +35,22 @@ pub struct Viewer(Option<Arc<SignedIn>>);
 
 #[derive(Debug)]
 pub struct SignedIn {
-    /// The user's row as the session lookup read it (from the
-    /// [`SessionCache`] it may be up to its lifetime old: its counters are
-    /// only hints, e.g. for choosing a feed plan; answers read fresh rows).
-    pub user: user::Model,
+    pub id: UserId,
+    /// How many accounts they follow, as the session lookup read it (from
+    /// the [`SessionCache`] it may be up to its lifetime old: only a hint,
+    /// e.g. for choosing a feed plan; answers read fresh rows).
+    pub following_count: i64,
     /// The token this request came with (signOut revokes it).
     pub token: TokenHash,
-    /// Whether `user` came from the [`SessionCache`].
-    pub cached: bool,
+    /// The user's row, when this request's lookup read it; `None` when the
+    /// session came from the [`SessionCache`] (which keeps only the above).
+    pub row: Option<user::Model>,
+}
+
+impl SignedIn {
+    fn read(user: user::Model, token: TokenHash) -> Self {
+        SignedIn { id: user.id, following_count: user.following_count, token, row: Some(user) }
+    }
 }
 
 impl Viewer {
@@ -52,7 +60,7 @@ impl Viewer {
     }
 
     pub fn id(&self) -> Option<UserId> {
-        self.0.as_ref().map(|s| s.user.id)
+        self.0.as_ref().map(|s| s.id)
     }
 
     /// The signed-in user, or UNAUTHENTICATED.
@@ -75,14 +83,14 @@ impl Viewer {
             return Ok(Viewer::anonymous());
         };
         let token = TokenHash::of(token);
-        if let Some(user) = state.sessions.get(&token) {
-            return Ok(Viewer(Some(Arc::new(SignedIn { user, token, cached: true }))));
+        if let Some((id, following_count)) = state.sessions.get(&token) {
+            return Ok(Viewer(Some(Arc::new(SignedIn { id, following_count, token, row: None }))));
         }
         let epoch = state.sessions.epoch();
         match store::sessions::find_user(&state.db, &token).await? {
             Some(user) => {
                 state.sessions.put(&token, &user, epoch);
-                Ok(Viewer(Some(Arc::new(SignedIn { user, token, cached: false }))))
+                Ok(Viewer(Some(Arc::new(SignedIn::read(user, token)))))
             }
             None => Err(ApiError::Unauthenticated("the token is invalid or was revoked".into())),
         }
@@ -358,7 +366,7 @@ impl Drop for Attempt<'_> {
 pub const PING_EVERY: Duration = Duration::from_secs(5);
 
 pub struct SessionCache {
-    entries: Option<quick_cache::sync::Cache<String, Arc<CachedSession>>>,
+    entries: Option<quick_cache::sync::Cache<String, CachedSession>>,
     ttl: Duration,
     live: std::sync::atomic::AtomicBool,
     epoch: std::sync::atomic::AtomicU64,
@@ -366,14 +374,22 @@ pub struct SessionCache {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
+/// What a cached session keeps: the user's id and following count, not
+/// their row (about 150 bytes an entry with the key, where a row took
+/// several hundred).
+#[derive(Clone, Copy)]
 struct CachedSession {
-    user: user::Model,
+    id: UserId,
+    following_count: i64,
     at: Instant,
 }
 
 impl SessionCache {
-    /// Sessions most recently used, kept.
-    const CAPACITY: usize = 10_000;
+    /// Sessions most recently used, kept: at about 150 bytes an entry (the
+    /// 64-byte hex key, its `String`, the 32-byte value, the map's slot),
+    /// 50,000 take some 7 MiB. A deployment's active viewers should fit:
+    /// with more viewers in a lifetime than entries, most lookups miss.
+    const CAPACITY: usize = 50_000;
 
     /// A cache for `database_url`, listening from a task of its own; none
     /// on SQLite, or with a zero `ttl`.
@@ -394,13 +410,14 @@ impl SessionCache {
         cache
     }
 
-    fn entries(&self) -> Option<&quick_cache::sync::Cache<String, Arc<CachedSession>>> {
+    fn entries(&self) -> Option<&quick_cache::sync::Cache<String, CachedSession>> {
         self.entries.as_ref().filter(|_| self.live.load(std::sync::atomic::Ordering::SeqCst))
     }
 
-    pub fn get(&self, token: &TokenHash) -> Option<user::Model> {
+    /// The user id and following count of a session found recently.
+    pub fn get(&self, token: &TokenHash) -> Option<(UserId, i64)> {
         let found = self.entries()?.get(&token.0)?;
-        (found.at.elapsed() < self.ttl).then(|| found.user.clone())
+        (found.at.elapsed() < self.ttl).then_some((found.id, found.following_count))
     }
 
     /// The revocation count, to read before a lookup and pass to `put`.
@@ -412,7 +429,8 @@ impl SessionCache {
     /// since `epoch` (the row read may be revoked already).
     pub fn put(&self, token: &TokenHash, user: &user::Model, epoch: u64) {
         if let Some(entries) = self.entries() {
-            entries.insert(token.0.clone(), Arc::new(CachedSession { user: user.clone(), at: Instant::now() }));
+            let session = CachedSession { id: user.id, following_count: user.following_count, at: Instant::now() };
+            entries.insert(token.0.clone(), session);
             // Checked after the insert: a revocation bumps the epoch before
             // it removes, so whatever the interleaving, a session revoked
             // since the lookup does not stay.
@@ -431,7 +449,7 @@ impl SessionCache {
             Revoked::Token(token) => {
                 entries.remove(&token.0);
             }
-            Revoked::User(id) => entries.retain(|_, s| s.user.id != *id),
+            Revoked::User(id) => entries.retain(|_, s| s.id != *id),
         }
     }
 

@@ -266,10 +266,10 @@ async fn execute(
     req: async_graphql::Request,
 ) -> async_graphql::Response {
     let loaders = Loaders::new(state.db.clone(), viewer.clone());
-    if let Some(me) = viewer.signed_in().filter(|me| !me.cached) {
+    if let Some(row) = viewer.signed_in().and_then(|me| me.row.as_ref()) {
         // Read with the session already: `viewer { ... }` costs no statement.
-        // (A cached row may be old: `viewer { ... }` then reads it fresh.)
-        loaders.feed_one(UserById(me.user.id), me.user.clone()).await;
+        // (A cached session keeps no row: `viewer { ... }` then reads it.)
+        loaders.feed_one(UserById(row.id), row.clone()).await;
     }
     let req = req.data(viewer.clone()).data(loaders).data(addr).data(state.sessions.clone());
     let mut response = state.schema.execute(req).await;

@@ -8,6 +8,7 @@ use sea_orm::{
     Statement,
 };
 use sha2::{Digest, Sha256};
+use std::fmt::Write;
 
 use crate::error::StoreResult;
 use crate::now;
@@ -20,7 +21,11 @@ pub struct TokenHash(pub String);
 impl TokenHash {
     pub fn of(token: &str) -> Self {
         let digest = Sha256::digest(token.as_bytes());
-        TokenHash(digest.iter().map(|b| format!("{b:02x}")).collect())
+        let mut hex = String::with_capacity(64);
+        for b in digest {
+            let _ = write!(hex, "{b:02x}");
+        }
+        TokenHash(hex)
     }
 }
 

@@ -152,3 +152,53 @@ async fn a_cached_session_is_revoked_on_every_instance_at_once() {
     assert_eq!(body["data"]["deleteAccount"], true, "{body}");
     refused_within(&app, &app.url, &other).await;
 }
+
+/// Asks with `token` until a request runs no statement: its session is
+/// cached (the listener's own pings aside).
+async fn until_cached(app: &TestApp, token: &str) {
+    let started = Instant::now();
+    loop {
+        app.ok(Some(token), "{ __typename }", json!({})).await;
+        let before = app.statements();
+        app.ok(Some(token), "{ __typename }", json!({})).await;
+        let ran: Vec<String> = app.statements_since(before).into_iter().filter(|s| !s.contains("pg_notify")).collect();
+        if ran.is_empty() {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "never cached: {ran:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A cached session keeps the user's id and following count, not their
+/// row: what needs more reads it. deleteAccount checks the password
+/// against the row as it is now, and `viewer` and `suggestedUsers` answer
+/// from fresh rows.
+#[tokio::test]
+async fn a_cached_session_reads_the_row_where_it_needs_it() {
+    if !on_postgres() {
+        return; // SQLite: no cache.
+    }
+    let app = spawn_app_with(|c| c.session_cache_secs = 30).await;
+    let (token, _) = app.sign_up("slim").await;
+    let (_, star) = app.sign_up("slim_star").await;
+    until_cached(&app, &token).await;
+
+    app.follow(&token, &star).await;
+    let before = app.statements();
+    let data = app.ok(Some(&token), "{ viewer { username followingCount } }", json!({})).await;
+    assert_eq!(
+        (data["viewer"]["username"].clone(), data["viewer"]["followingCount"].clone()),
+        (json!("slim"), json!(1))
+    );
+    let ran = app.statements_since(before);
+    assert!(!ran.iter().any(|s| s.contains("sessions")), "a cached session looked up again: {ran:?}");
+    assert!(ran.iter().any(|s| s.contains("users")), "`viewer` answered without reading the row: {ran:?}");
+    app.ok(Some(&token), "{ suggestedUsers { username } }", json!({})).await;
+
+    let q = "mutation($p: String!) { deleteAccount(input: { password: $p }) }";
+    assert_eq!(app.error_code(Some(&token), q, json!({ "p": "wrong-password" })).await, "UNAUTHENTICATED");
+    assert_eq!(app.ok(Some(&token), q, json!({ "p": "password-slim" })).await["deleteAccount"], true);
+    let (status, _) = ask(&app, &app.url, &token).await;
+    assert_eq!(status, 401, "the deleted account's session still served");
+}

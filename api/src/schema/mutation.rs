@@ -152,7 +152,7 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The fields to change; those left out stay as they are.")] input: UpdateProfileInput,
     ) -> ApiResult<User> {
-        let viewer = viewer(ctx)?.require()?.user.id;
+        let viewer = viewer(ctx)?.require()?.id;
         let display_name = input.display_name.as_deref().map(validate::display_name).transpose()?;
         let bio = input.bio.as_deref().map(validate::bio).transpose()?;
         let change = relationships::ProfileChange {
@@ -172,7 +172,7 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The post's text.")] input: CreatePostInput,
     ) -> ApiResult<Post> {
-        let viewer = viewer(ctx)?.require()?.user.id;
+        let viewer = viewer(ctx)?.require()?.id;
         let body = validate::post_body(&input.body)?;
         let timelines = data::<Arc<crate::timelines::Timelines>>(ctx)?;
         let (post, queued) = store::posts::create(db(ctx)?, viewer, body, timelines.delivery).await?;
@@ -189,7 +189,7 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The post's global ID (Post.id); malformed is BAD_USER_INPUT, unknown NOT_FOUND.")] id: ID,
     ) -> ApiResult<ID> {
-        let viewer = viewer(ctx)?.require()?.user.id;
+        let viewer = viewer(ctx)?.require()?.id;
         let post = decode_post(&id)?;
         let loaders = loaders(ctx)?;
         let row = loaders.load_one(PostById(post)).await?.ok_or_else(|| ApiError::not_found("no post has that ID"))?;
@@ -337,13 +337,16 @@ impl Mutation {
     ) -> ApiResult<bool> {
         let me = viewer(ctx)?.require()?;
         let guard = data::<SignInGuard>(ctx)?;
-        let attempt = guard.sign_in(Account::User(me.user.id), data::<ClientAddr>(ctx)?.0)?;
-        if !verify_password(guard, input.password, Some(me.user.password_hash.clone())).await? {
+        let attempt = guard.sign_in(Account::User(me.id), data::<ClientAddr>(ctx)?.0)?;
+        // The row read now: a cached session keeps no password hash.
+        let row = loaders(ctx)?.load_one(UserById(me.id)).await?;
+        let hash = row.map(|u| u.password_hash);
+        if !verify_password(guard, input.password, hash).await? {
             return Err(ApiError::Unauthenticated("wrong password".into()));
         }
         attempt.succeeded();
-        relationships::delete_account(db(ctx)?, me.user.id).await?;
-        data::<Arc<SessionCache>>(ctx)?.revoke(&store::sessions::Revoked::User(me.user.id));
+        relationships::delete_account(db(ctx)?, me.id).await?;
+        data::<Arc<SessionCache>>(ctx)?.revoke(&store::sessions::Revoked::User(me.id));
         loaders(ctx)?.forget();
         Ok(true)
     }
@@ -351,7 +354,7 @@ impl Mutation {
 
 /// The signed-in viewer, or UNAUTHENTICATED.
 fn me(ctx: &Context<'_>) -> ApiResult<UserId> {
-    Ok(viewer(ctx)?.require()?.user.id)
+    Ok(viewer(ctx)?.require()?.id)
 }
 
 /// Another account's ID: BAD_USER_INPUT when malformed or the viewer's own.

@@ -158,7 +158,7 @@ impl Query {
         #[graphql(desc = "Read back before this cursor (e.g. pageInfo.startCursor); malformed is BAD_USER_INPUT.")]
         before: Option<String>,
     ) -> ApiResult<PostConnection> {
-        let me = &viewer(ctx)?.require()?.user;
+        let me = viewer(ctx)?.require()?;
         let page = page_request(first, after.as_deref(), last, before.as_deref())?;
         let plan = *data::<FeedPlan>(ctx)?;
         let read = store::feed::read(db(ctx)?, me.id, me.following_count, plan, &page).await?;
@@ -177,7 +177,7 @@ impl Query {
         ctx: &Context<'_>,
         #[graphql(desc = "A feed cursor: the newest edge cursor you hold (or feedMarker.cursor).")] since: String,
     ) -> ApiResult<i32> {
-        let me = &viewer(ctx)?.require()?.user;
+        let me = viewer(ctx)?.require()?;
         let since = crate::pagination::decode_cursor(&since)?;
         if since.scope != 0 {
             return Err(ApiError::bad_input("`since` takes a feed cursor"));
@@ -193,7 +193,7 @@ impl Query {
 
     /// The viewer's saved reading position in the feed, or null. UNAUTHENTICATED when signed out.
     async fn feed_marker(&self, ctx: &Context<'_>) -> ApiResult<Option<FeedMarker>> {
-        let me = viewer(ctx)?.require()?.user.id;
+        let me = viewer(ctx)?.require()?.id;
         Ok(store::feed::marker(db(ctx)?, me).await?.map(Into::into))
     }
 
@@ -247,7 +247,7 @@ impl Query {
         #[graphql(desc = "Read back before this cursor (e.g. pageInfo.startCursor); malformed is BAD_USER_INPUT.")]
         before: Option<String>,
     ) -> ApiResult<UserConnection> {
-        let me = viewer(ctx)?.require()?.user.id;
+        let me = viewer(ctx)?.require()?.id;
         let page = page_request(first, after.as_deref(), last, before.as_deref())?;
         let page = store::relationships::listing_page(db(ctx)?, me, Listing::Blocked, &page).await?;
         loaders(ctx)?.feed_many(page.items.iter().map(|l| (UserById(l.user.id), l.user.clone()))).await;
@@ -268,12 +268,12 @@ impl Query {
         }
         // The stored ranking is fresh while the following count it was made
         // for holds: that count must be exact, so a cached row is read again.
-        let following = match me.cached {
-            true => loaders(ctx)?.load_one(UserById(me.user.id)).await?.map(|u| u.following_count),
-            false => Some(me.user.following_count),
+        let following = match &me.row {
+            None => loaders(ctx)?.load_one(UserById(me.id)).await?.map(|u| u.following_count),
+            Some(row) => Some(row.following_count),
         };
         let following = following.ok_or_else(|| ApiError::not_found("this account no longer exists"))?;
-        let found = store::suggestions::suggest(db(ctx)?, me.user.id, following, n as u64).await?;
+        let found = store::suggestions::suggest(db(ctx)?, me.id, following, n as u64).await?;
         loaders(ctx)?.feed_many(found.iter().map(|u| (UserById(u.id), u.clone()))).await;
         Ok(found.into_iter().map(User::new).collect())
     }
@@ -301,7 +301,7 @@ impl From<store::feed::Marker> for FeedMarker {
 const SUGGESTIONS: i32 = 10;
 
 async fn requests(ctx: &Context<'_>, listing: Listing, page: store::PageRequest) -> ApiResult<FollowRequestConnection> {
-    let me = viewer(ctx)?.require()?.user.id;
+    let me = viewer(ctx)?.require()?.id;
     let page = store::relationships::listing_page(db(ctx)?, me, listing, &page).await?;
     loaders(ctx)?.feed_many(page.items.iter().map(|l| (UserById(l.user.id), l.user.clone()))).await;
     Ok(FollowRequestConnection { page, viewer: me, listing })

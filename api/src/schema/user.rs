@@ -194,7 +194,7 @@ impl User {
         };
         // Count a "followed by the viewer" list from the viewer's follows
         // when they are the fewer.
-        let from_viewer = viewer.require().is_ok_and(|v| v.user.following_count < stored);
+        let from_viewer = viewer.require().is_ok_and(|v| v.following_count < stored);
         let list = List { owner: self.row.id, side, filter: query.filter };
         let total = match list.filter.is_empty() {
             true => Total::Stored(stored),
