@@ -8,7 +8,6 @@ use sea_orm::{
     Statement,
 };
 use sha2::{Digest, Sha256};
-use std::fmt::Write;
 
 use crate::error::StoreResult;
 use crate::now;
@@ -21,11 +20,7 @@ pub struct TokenHash(pub String);
 impl TokenHash {
     pub fn of(token: &str) -> Self {
         let digest = Sha256::digest(token.as_bytes());
-        let mut hex = String::with_capacity(64);
-        for b in digest {
-            let _ = write!(hex, "{b:02x}");
-        }
-        TokenHash(hex)
+        TokenHash(hex::encode(digest))
     }
 }
 
