@@ -89,22 +89,32 @@ impl Cost {
     }
 }
 
-/// What the measure needs to know of the schema: which fields are
-/// connections and what type each field returns. Read from the SDL once.
+/// What the measure (and [`crate::order`]) needs to know of the schema:
+/// what type each field returns, which fields are connections, and which
+/// object types each type may be at run time. Read from the SDL once.
 pub struct Shape {
-    fields: HashMap<(String, String), FieldShape>,
+    types: HashMap<String, TypeShape>,
     query: String,
     mutation: String,
 }
 
+#[derive(Default)]
+struct TypeShape {
+    fields: HashMap<String, FieldShape>,
+    /// The object types a value of this type may be: itself for an object
+    /// type, its implementations for an interface, its members for a union.
+    possible: Vec<String>,
+}
+
 struct FieldShape {
+    /// The named type under any list and non-null wrappers.
     returns: String,
     connection: bool,
 }
 
 impl Shape {
     pub fn from_sdl(sdl: &str) -> Self {
-        let mut shape = Shape { fields: HashMap::new(), query: "Query".into(), mutation: "Mutation".into() };
+        let mut shape = Shape { types: HashMap::new(), query: "Query".into(), mutation: "Mutation".into() };
         let Ok(doc) = async_graphql::parser::parse_schema(sdl) else { return shape };
         for def in doc.definitions {
             match def {
@@ -117,11 +127,24 @@ impl Shape {
                     }
                 }
                 TypeSystemDefinition::Type(ty) => {
+                    let name = ty.node.name.node.to_string();
                     let fields = match &ty.node.kind {
-                        TypeKind::Object(o) => &o.fields,
+                        TypeKind::Object(o) => {
+                            shape.types.entry(name.clone()).or_default().possible.push(name.clone());
+                            for interface in &o.implements {
+                                shape.types.entry(interface.node.to_string()).or_default().possible.push(name.clone());
+                            }
+                            &o.fields
+                        }
                         TypeKind::Interface(i) => &i.fields,
+                        TypeKind::Union(u) => {
+                            let members = u.members.iter().map(|m| m.node.to_string());
+                            shape.types.entry(name).or_default().possible.extend(members);
+                            continue;
+                        }
                         _ => continue,
                     };
+                    let entry = shape.types.entry(name).or_default();
                     for field in fields {
                         let args: Vec<&str> = field.node.arguments.iter().map(|a| a.node.name.node.as_str()).collect();
                         let mut base = &field.node.ty.node.base;
@@ -133,16 +156,37 @@ impl Shape {
                             async_graphql::parser::types::BaseType::List(_) => String::new(),
                         };
                         let connection = args.contains(&"first") && args.contains(&"last");
-                        shape.fields.insert(
-                            (ty.node.name.node.to_string(), field.node.name.node.to_string()),
-                            FieldShape { returns, connection },
-                        );
+                        entry.fields.insert(field.node.name.node.to_string(), FieldShape { returns, connection });
                     }
                 }
                 _ => {}
             }
         }
         shape
+    }
+
+    fn field(&self, ty: &str, field: &str) -> Option<&FieldShape> {
+        self.types.get(ty)?.fields.get(field)
+    }
+
+    /// The named type `field` of `ty` returns (`None`: no such field, or
+    /// an introspection field, which the SDL does not hold).
+    pub fn returns(&self, ty: &str, field: &str) -> Option<&str> {
+        self.field(ty, field).map(|f| f.returns.as_str())
+    }
+
+    /// The object types a value of `ty` may be; empty for a scalar, an
+    /// enum or a type the SDL does not hold.
+    pub fn possible(&self, ty: &str) -> &[String] {
+        self.types.get(ty).map_or(&[], |t| t.possible.as_slice())
+    }
+
+    /// The root type of an operation of type `op`.
+    pub fn root(&self, op: OperationType) -> &str {
+        match op {
+            OperationType::Mutation => &self.mutation,
+            _ => &self.query,
+        }
     }
 }
 
@@ -169,11 +213,7 @@ pub fn measure(
         }
     };
     let mut walk = Walk { shape, doc, op: &op.node, variables, memo: HashMap::new(), open: Vec::new() };
-    let root = match op.node.ty {
-        OperationType::Mutation => shape.mutation.clone(),
-        _ => shape.query.clone(),
-    };
-    let sum = walk.set(&op.node.selection_set.node, Some(&root))?;
+    let sum = walk.set(&op.node.selection_set.node, Some(shape.root(op.node.ty)))?;
     // Every fragment counts, spread or not: the engine validates them all.
     for name in doc.fragments.keys() {
         walk.fragment(name)?;
@@ -227,7 +267,7 @@ impl<'a> Walk<'a> {
                 Selection::Field(field) => {
                     let field = &field.node;
                     let name = field.name.node.as_str();
-                    let shape = ty.and_then(|t| self.shape.fields.get(&(t.to_owned(), name.to_owned())));
+                    let shape = ty.and_then(|t| self.shape.field(t, name));
                     let children = self.set(&field.selection_set.node, shape.map(|s| s.returns.as_str()))?;
                     let complexity = match shape {
                         Some(s) if s.connection => pagination::scan_cost(

@@ -40,7 +40,7 @@ pub const MAX_TEXT: usize = 16 * 1024;
 /// A parsed document and the text it was parsed from.
 pub struct Parsed {
     pub query: String,
-    pub doc: ExecutableDocument,
+    pub doc: Arc<ExecutableDocument>,
     /// Registered by Apollo's protocol: a hash alone may find it.
     pub persisted: bool,
 }
@@ -56,6 +56,15 @@ impl Weighter<Hash, Arc<Parsed>> for ByTextSize {
     fn weight(&self, _key: &Hash, value: &Arc<Parsed>) -> u64 {
         value.query.len() as u64 * 32 + 512
     }
+}
+
+/// What [`Documents::resolve`] found.
+pub struct Resolved {
+    /// The key under which to [`keep`](Documents::keep) the document once
+    /// it has run (`None` when the cache holds it already).
+    pub keep: Option<Hash>,
+    /// The cached document, when it came from the cache.
+    pub cached: Option<Arc<ExecutableDocument>>,
 }
 
 pub struct Documents {
@@ -77,9 +86,7 @@ impl Documents {
 
     /// Fills in the request's document: its text from the APQ cache when
     /// only a hash came, and its parsed form from the cache when known.
-    /// Returns the key under which to [`keep`](Self::keep) it once it has
-    /// run (`None` when it came from the cache already).
-    pub fn resolve(&self, req: &mut async_graphql::Request) -> Result<Option<Hash>, ApiError> {
+    pub fn resolve(&self, req: &mut async_graphql::Request) -> Result<Resolved, ApiError> {
         let persisted = persisted_hash(req)?;
         if req.query.is_empty() {
             let Some(hash) = persisted else {
@@ -89,42 +96,42 @@ impl Documents {
                 return Err(ApiError::PersistedQueryNotFound);
             };
             req.query = parsed.query.clone();
-            req.set_parsed_query(parsed.doc.clone());
-            return Ok(None);
+            req.set_parsed_query((*parsed.doc).clone());
+            return Ok(Resolved { keep: None, cached: Some(parsed.doc.clone()) });
         }
         let hash: Hash = Sha256::digest(req.query.as_bytes()).into();
         if persisted.is_some_and(|sent| sent != hash) {
             return Err(ApiError::BadRequest("the persisted query's sha256Hash does not match its query".into()));
         }
         match self.get(&hash) {
-            // Registered now by Apollo's protocol: keep it again, as such.
-            Some(parsed) if persisted.is_some() && !parsed.persisted => {
-                req.set_parsed_query(parsed.doc.clone());
-                Ok(Some(hash))
-            }
             Some(parsed) => {
-                req.set_parsed_query(parsed.doc.clone());
-                Ok(None)
+                req.set_parsed_query((*parsed.doc).clone());
+                // Registered now by Apollo's protocol: keep it again, as such.
+                let keep = (persisted.is_some() && !parsed.persisted).then_some(hash);
+                Ok(Resolved { keep, cached: Some(parsed.doc.clone()) })
             }
-            None => Ok(Some(hash)),
+            None => Ok(Resolved { keep: Some(hash), cached: None }),
         }
     }
 
     /// What to keep of a request about to run under `hash` (from
-    /// `resolve`), if it is worth keeping: a copy of its document, taken
-    /// before the engine consumes it.
-    pub fn to_keep(&self, hash: Hash, req: &mut async_graphql::Request) -> Option<(Hash, Parsed)> {
+    /// `resolve`), if it is worth keeping: its document `doc`, copied
+    /// before the engine consumed the request's own.
+    pub fn to_keep(
+        &self,
+        hash: Hash,
+        req: &async_graphql::Request,
+        doc: &Arc<ExecutableDocument>,
+    ) -> Option<(Hash, Parsed)> {
         self.cache.as_ref()?;
         let persisted = req.extensions.contains_key("persistedQuery");
         if req.query.len() > MAX_TEXT {
             return None;
         }
-        let doc = req.parsed_query().ok()?;
         if doc.operations.iter().any(|(_, op)| op.node.ty != OperationType::Query) {
             return None;
         }
-        let doc = doc.clone();
-        Some((hash, Parsed { query: req.query.clone(), doc, persisted }))
+        Some((hash, Parsed { query: req.query.clone(), doc: doc.clone(), persisted }))
     }
 
     /// Keeps a document that ran without a request error.

@@ -34,8 +34,8 @@ use std::time::Duration;
 
 use std::collections::BTreeMap;
 
-use async_graphql::parser::types::{ExecutableDocument, OperationType};
-use async_graphql::{BatchRequest, ServerError};
+use async_graphql::parser::types::{ExecutableDocument, OperationDefinition, OperationType};
+use async_graphql::{BatchRequest, ServerError, Variables};
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -53,6 +53,7 @@ use crate::budget::{self, Cost, Limits, Shape};
 use crate::documents::{self, Documents};
 use crate::error::{code_engine_errors, ApiError};
 use crate::loaders::{Loaders, UserById};
+use crate::order;
 use crate::schema::AppSchema;
 
 #[derive(Clone)]
@@ -176,6 +177,8 @@ struct Ready {
     label: String,
     /// Its document, to cache once it has run without a request error.
     keep: Option<(documents::Hash, documents::Parsed)>,
+    /// What it asks for, to put the answer in that order.
+    asked: order::Asked,
 }
 
 /// Resolves, parses and measures one request before anything runs: its
@@ -193,12 +196,12 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
     if req.query.is_empty() && !req.extensions.contains_key("persistedQuery") {
         return Err(ApiError::BadRequest("the request has no `query`".into()));
     }
-    let keep = match state.documents.resolve(&mut req) {
-        Ok(keep) => keep,
+    let resolved = match state.documents.resolve(&mut req) {
+        Ok(resolved) => resolved,
         Err(error) => return refuse(error, ServerError::new(String::new(), None)),
     };
     let name = req.operation_name.clone();
-    let variables = std::mem::take(&mut req.variables);
+    let mut variables = std::mem::take(&mut req.variables);
     let doc = match req.parsed_query() {
         Ok(doc) => doc,
         Err(err) => {
@@ -218,27 +221,32 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
         return Err(ApiError::MethodNotAllowed);
     }
     let name_of_op = op.name.map(str::to_owned);
+    fill_defaults(op.def, &mut variables);
     let cost = budget::measure(&limits.shape, doc, name.as_deref(), &variables)
         .and_then(|cost| cost.check(&limits.limits).map(|()| cost))
         .and_then(|cost| match cost.sign_ins {
             0 | 1 => Ok(cost),
             _ => Err(ApiError::ValidationFailed("one signIn or signUp per request".into())),
         });
-    req.variables = variables;
     match cost {
         Ok(cost) => {
-            let keep = keep.and_then(|hash| state.documents.to_keep(hash, &mut req));
+            // The engine consumes the request's copy of the document.
+            let doc = resolved.cached.unwrap_or_else(|| Arc::new(doc.clone()));
+            let asked = order::Asked::new(doc.clone(), name, &variables);
+            req.variables = variables;
+            let keep = resolved.keep.and_then(|hash| state.documents.to_keep(hash, &req, &doc));
             let label = crate::observe::operation_label(name_of_op.as_deref());
-            Ok(Checked::Run(Ready { req, cost, label, keep }))
+            Ok(Checked::Run(Ready { req, cost, label, keep, asked }))
         }
         Err(error) => refuse(error, ServerError::new(String::new(), None)),
     }
 }
 
-/// The operation a request would run: its type and name.
+/// The operation a request would run: its type, name and definition.
 struct Operation<'a> {
     ty: OperationType,
     name: Option<&'a str>,
+    def: &'a OperationDefinition,
 }
 
 /// The operation named `name`, or the only one; `None` when there is no
@@ -255,7 +263,21 @@ fn operation<'a>(doc: &'a ExecutableDocument, name: Option<&str>) -> Option<Oper
             first
         }
     };
-    Some(Operation { ty: op.node.ty, name: found.map(|n| n.as_str()) })
+    Some(Operation { ty: op.node.ty, name: found.map(|n| n.as_str()), def: &op.node })
+}
+
+/// Gives each variable that `op` declares with a default, and the request
+/// does not send, its default. The engine applies defaults to arguments
+/// but not to `@skip(if:)` and `@include(if:)`, which read a variable not
+/// sent as false (async-graphql 7.2.1): `query($all: Boolean = true) {
+/// viewer @include(if: $all) { id } }` answered `null`.
+fn fill_defaults(op: &OperationDefinition, variables: &mut Variables) {
+    for def in &op.variable_definitions {
+        let name = &def.node.name.node;
+        if let Some(default) = def.node.default_value.as_ref().filter(|_| !variables.contains_key(name)) {
+            variables.insert(name.clone(), default.node.clone());
+        }
+    }
 }
 
 /// Runs one checked request with fresh per-request state.
@@ -264,6 +286,7 @@ async fn execute(
     viewer: &Viewer,
     addr: ClientAddr,
     req: async_graphql::Request,
+    asked: &order::Asked,
 ) -> async_graphql::Response {
     let loaders = Loaders::new(state.db.clone(), viewer.clone());
     if let Some(row) = viewer.signed_in().and_then(|me| me.row.as_ref()) {
@@ -275,6 +298,12 @@ async fn execute(
     let mut response = state.schema.execute(req).await;
     if response.is_err() {
         code_engine_errors(&mut response);
+    }
+    asked.order(&state.http.shape, &mut response.data);
+    if response.data == async_graphql::Value::Null && response.errors.is_empty() {
+        // Every root field skipped (`@skip`, `@include`): the engine's
+        // empty object is null, and the spec's is `{}`.
+        response.data = async_graphql::Value::Object(Default::default());
     }
     response
 }
@@ -350,8 +379,8 @@ async fn run(
         let mut out = Vec::with_capacity(checked.len());
         for c in checked {
             out.push(match c {
-                Checked::Run(Ready { req, keep, .. }) => {
-                    let response = execute(state, &viewer, addr, req).await;
+                Checked::Run(Ready { req, keep, asked, .. }) => {
+                    let response = execute(state, &viewer, addr, req, &asked).await;
                     if let Some(keep) = keep.filter(|_| !is_request_error(&response)) {
                         state.documents.keep(keep);
                     }

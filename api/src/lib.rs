@@ -10,8 +10,8 @@
 //! - [`http`]: axum routes and GraphQL over HTTP; resolves each document
 //!   ([`documents`]: the parsed-document and persisted-query cache) and
 //!   measures it against [`budget`] before it runs; then attaches the
-//!   [`auth::Viewer`] and fresh [`loaders`] to each request and runs the
-//!   schema;
+//!   [`auth::Viewer`] and fresh [`loaders`] to each request, runs the
+//!   schema, and puts the answer's fields in the order asked ([`order`]);
 //! - [`schema`]: GraphQL types and thin resolvers, one file per type;
 //! - [`loaders`]: per-request DataLoaders that batch every cross-entity field;
 //! - [`auth`], [`validate`], [`ids`], [`pagination`], [`error`]: the edges
@@ -36,6 +36,7 @@ pub mod http;
 pub mod ids;
 pub mod loaders;
 pub mod observe;
+pub mod order;
 pub mod pagination;
 pub mod schema;
 pub mod server;

@@ -22,6 +22,7 @@ mod follows;
 mod http;
 mod input;
 mod operations;
+mod order;
 mod polling;
 mod rate_limits;
 mod relationships;

@@ -1,0 +1,122 @@
+//! Answers list their fields in the order the query asks for them (spec
+//! 7.2.2), whichever resolver finishes first: read through a JSON parser
+//! that keeps the order of keys.
+
+use async_graphql::Value as Ordered;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp};
+
+/// POSTs a request; its body, parsed with object keys in the order sent.
+async fn answer(app: &TestApp, token: &str, query: &str, variables: Value) -> Ordered {
+    let body = json!({ "query": query, "variables": variables });
+    let res = app.client.post(format!("{}/graphql", app.url)).bearer_auth(token).json(&body).send().await.unwrap();
+    let bytes = res.bytes().await.unwrap();
+    let answer: Ordered = serde_json::from_slice(&bytes).unwrap();
+    let Ordered::Object(top) = &answer else { panic!("{answer}") };
+    assert!(!top.contains_key("errors"), "{answer}");
+    answer
+}
+
+/// The object at `path` (keys, and list indexes as numbers).
+fn at<'a>(value: &'a Ordered, path: &[&str]) -> &'a Ordered {
+    path.iter().fold(value, |v, step| match v {
+        Ordered::Object(o) => o.get(*step).unwrap_or_else(|| panic!("no `{step}` in {v}")),
+        Ordered::List(l) => &l[step.parse::<usize>().unwrap()],
+        _ => panic!("`{step}` of {v}"),
+    })
+}
+
+fn keys(value: &Ordered) -> Vec<&str> {
+    match value {
+        Ordered::Object(o) => o.keys().map(|k| k.as_str()).collect(),
+        _ => panic!("not an object: {value}"),
+    }
+}
+
+#[tokio::test]
+async fn answers_keep_the_order_asked_whichever_field_finishes_first() {
+    let app = spawn_app().await;
+    let (alice, _) = app.sign_up("alice").await;
+    let (bob, bob_id) = app.sign_up("bob").await;
+    app.follow(&alice, &bob_id).await;
+    let bobs_post = app.post(&bob, "from bob").await;
+    app.post(&alice, "from alice").await;
+
+    // `author` waits on a DataLoader and `body` does not: the engine alone
+    // answers `body` first. Fields asked twice (at the root, through a
+    // fragment, after a skipped copy) stand where they were first asked.
+    let feed = answer(
+        &app,
+        &alice,
+        "query($yes: Boolean!, $no: Boolean!) {
+            viewer { username }
+            feed(first: 5) {
+                edges { node { author { username id } body @skip(if: $yes) id body createdAt ...more } cursor }
+                pageInfo { hasNextPage }
+            }
+            viewer { id followingCount }
+            __typename
+            again: viewer @include(if: $no) { id }
+        }
+        fragment more on Post { author { followersCount } id }",
+        json!({ "yes": true, "no": false }),
+    )
+    .await;
+    let data = at(&feed, &["data"]);
+    assert_eq!(keys(data), ["viewer", "feed", "__typename"]);
+    assert_eq!(keys(at(data, &["viewer"])), ["username", "id", "followingCount"]);
+    assert_eq!(keys(at(data, &["feed"])), ["edges", "pageInfo"]);
+    let Ordered::List(edges) = at(data, &["feed", "edges"]) else { panic!("{feed}") };
+    assert_eq!(edges.len(), 2);
+    for edge in edges {
+        assert_eq!(keys(edge), ["node", "cursor"]);
+        assert_eq!(keys(at(edge, &["node"])), ["author", "id", "body", "createdAt"]);
+        assert_eq!(keys(at(edge, &["node", "author"])), ["username", "id", "followersCount"]);
+    }
+
+    // An interface: each value in the order its own type's fragments ask.
+    let nodes = answer(
+        &app,
+        &alice,
+        "query($p: ID!, $u: ID!) {
+            post: node(id: $p) { ... on User { username id } ... on Post { author { username } body id } }
+            user: node(id: $u) { ... on Post { body id } ... on User { followersCount username id } }
+        }",
+        json!({ "p": bobs_post, "u": bob_id }),
+    )
+    .await;
+    assert_eq!(keys(at(&nodes, &["data", "post"])), ["author", "body", "id"]);
+    assert_eq!(keys(at(&nodes, &["data", "user"])), ["followersCount", "username", "id"]);
+
+    // A mutation's answer too.
+    let created = answer(
+        &app,
+        &bob,
+        r#"mutation { createPost(input: { body: "again" }) { author { username postsCount } body id } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(keys(at(&created, &["data", "createPost"])), ["author", "body", "id"]);
+    assert_eq!(keys(at(&created, &["data", "createPost", "author"])), ["username", "postsCount"]);
+}
+
+#[tokio::test]
+async fn skip_and_include_read_a_variables_default() {
+    let app = spawn_app().await;
+    let (alice, _) = app.sign_up("alice").await;
+    let query = "query($all: Boolean = true, $none: Boolean = true) {
+        viewer @include(if: $all) { username }
+        hidden: viewer @skip(if: $none) { id }
+    }";
+    // Not sent: each takes its default.
+    let data = app.ok(Some(&alice), query, json!({})).await;
+    assert_eq!(data, json!({ "viewer": { "username": "alice" } }));
+    // Sent: the values sent.
+    let data = app.ok(Some(&alice), query, json!({ "all": false, "none": false })).await;
+    assert_eq!(data, json!({ "hidden": { "id": data["hidden"]["id"] } }));
+    assert!(data["hidden"]["id"].is_string(), "{data}");
+    // Every root field skipped: an empty object, not null.
+    let data = app.ok(Some(&alice), query, json!({ "all": false })).await;
+    assert_eq!(data, json!({}));
+}
