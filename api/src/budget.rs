@@ -109,6 +109,9 @@ struct TypeShape {
 struct FieldShape {
     /// The named type under any list and non-null wrappers.
     returns: String,
+    /// Whether each level may be null, outermost first: `[Post!]!` is
+    /// `[false, false]`, `User` is `[true]`.
+    nullable: Vec<bool>,
     connection: bool,
 }
 
@@ -148,7 +151,9 @@ impl Shape {
                     for field in fields {
                         let args: Vec<&str> = field.node.arguments.iter().map(|a| a.node.name.node.as_str()).collect();
                         let mut base = &field.node.ty.node.base;
+                        let mut nullable = vec![field.node.ty.node.nullable];
                         while let async_graphql::parser::types::BaseType::List(inner) = base {
+                            nullable.push(inner.nullable);
                             base = &inner.base;
                         }
                         let returns = match base {
@@ -156,7 +161,9 @@ impl Shape {
                             async_graphql::parser::types::BaseType::List(_) => String::new(),
                         };
                         let connection = args.contains(&"first") && args.contains(&"last");
-                        entry.fields.insert(field.node.name.node.to_string(), FieldShape { returns, connection });
+                        entry
+                            .fields
+                            .insert(field.node.name.node.to_string(), FieldShape { returns, nullable, connection });
                     }
                 }
                 _ => {}
@@ -173,6 +180,12 @@ impl Shape {
     /// an introspection field, which the SDL does not hold).
     pub fn returns(&self, ty: &str, field: &str) -> Option<&str> {
         self.field(ty, field).map(|f| f.returns.as_str())
+    }
+
+    /// Whether `field` of `ty` may be null at each level, outermost first
+    /// (one level for a named type, one more for each list around it).
+    pub fn nullable(&self, ty: &str, field: &str) -> Option<&[bool]> {
+        self.field(ty, field).map(|f| f.nullable.as_slice())
     }
 
     /// The object types a value of `ty` may be; empty for a scalar, an

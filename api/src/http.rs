@@ -221,7 +221,9 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
         return Err(ApiError::MethodNotAllowed);
     }
     let name_of_op = op.name.map(str::to_owned);
-    fill_defaults(op.def, &mut variables);
+    if let Err(err) = coerce_variables(op.def, &mut variables) {
+        return Ok(Checked::Refused(async_graphql::Response::from_errors(vec![err])));
+    }
     let cost = budget::measure(&limits.shape, doc, name.as_deref(), &variables)
         .and_then(|cost| cost.check(&limits.limits).map(|()| cost))
         .and_then(|cost| match cost.sign_ins {
@@ -267,17 +269,32 @@ fn operation<'a>(doc: &'a ExecutableDocument, name: Option<&str>) -> Option<Oper
 }
 
 /// Gives each variable that `op` declares with a default, and the request
-/// does not send, its default. The engine applies defaults to arguments
-/// but not to `@skip(if:)` and `@include(if:)`, which read a variable not
-/// sent as false (async-graphql 7.2.1): `query($all: Boolean = true) {
-/// viewer @include(if: $all) { id } }` answered `null`.
-fn fill_defaults(op: &OperationDefinition, variables: &mut Variables) {
+/// does not send, its default; refuses a variable of a non-null type that
+/// is neither sent nor given a default. The engine does neither for
+/// `@skip(if:)` and `@include(if:)`, which read a variable not sent as
+/// false (async-graphql 7.2.1: `query($all: Boolean = true) { viewer
+/// @include(if: $all) { id } }` answered `null`), and a required variable
+/// not sent reached a resolver as an internal error.
+fn coerce_variables(op: &OperationDefinition, variables: &mut Variables) -> Result<(), ServerError> {
     for def in &op.variable_definitions {
         let name = &def.node.name.node;
-        if let Some(default) = def.node.default_value.as_ref().filter(|_| !variables.contains_key(name)) {
-            variables.insert(name.clone(), default.node.clone());
+        if variables.contains_key(name) {
+            continue;
+        }
+        match &def.node.default_value {
+            Some(default) => {
+                variables.insert(name.clone(), default.node.clone());
+            }
+            None if !def.node.var_type.node.nullable => {
+                let message = format!("the variable `${name}` of type `{}` was not sent", def.node.var_type.node);
+                let mut err = ServerError::new(String::new(), Some(def.pos));
+                ApiError::ValidationFailed(message).replace(&mut err);
+                return Err(err);
+            }
+            None => {}
         }
     }
+    Ok(())
 }
 
 /// Runs one checked request with fresh per-request state.
@@ -299,7 +316,7 @@ async fn execute(
     if response.is_err() {
         code_engine_errors(&mut response);
     }
-    asked.order(&state.http.shape, &mut response.data);
+    asked.shape(&state.http.shape, &mut response);
     if response.data == async_graphql::Value::Null && response.errors.is_empty() {
         // Every root field skipped (`@skip`, `@include`): the engine's
         // empty object is null, and the spec's is `{}`.

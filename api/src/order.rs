@@ -1,27 +1,35 @@
-//! Answers in the order asked: each object of `data` lists its fields in
-//! the order the query first asks for them (GraphQL spec, 7.2.2 and
-//! CollectFields), fragments expanded where they stand.
+//! Answers shaped as the spec says, where async-graphql 7 does not:
 //!
-//! async-graphql 7 writes each object's fields in the order their
-//! resolvers finish (it polls them through a `FuturesUnordered`;
-//! async-graphql issue #612): a field that waits on a DataLoader lands
-//! after one that did not, so `{ viewer { ... } feed { ... } }` could come
-//! back feed first, and a post's `author` after its `body`. Nothing is
-//! lost, but people reading answers in GraphiQL, and clients that compare
-//! answers as text, see fields move between two runs of one query.
+//! - each object lists its fields in the order the query first asks for
+//!   them (spec 7.2.2 and CollectFields), fragments expanded where they
+//!   stand. The engine writes them in the order their resolvers finish (a
+//!   `FuturesUnordered` per object; async-graphql issue #612): a field
+//!   that waits on a DataLoader lands after one that did not, so `{ viewer
+//!   { ... } feed { ... } }` could come back feed first, and a post's
+//!   `author` after its `body`;
+//! - a field that failed is null in its place, or, where the schema says
+//!   it cannot be null, its nearest nullable parent is (spec 6.4.4). The
+//!   engine left the key out and nulled nothing, so a client saw an object
+//!   without a field its schema promised.
 //!
 //! Done on the answer after it ran, not in an engine extension: with any
 //! extension registered the engine sends every field through the
 //! extension chain (see `error::code_engine_errors`). The work is one pass
 //! over the answer: every object of one list shares one plan (its
 //! selection sets merged, computed once), and an object already in order
-//! is only read.
+//! is only read. Each error walks its own path once.
+//!
+//! Not mended: an object whose fields are all skipped (`@skip`,
+//! `@include`) below the root is null where the spec says `{}`; null
+//! cannot be told from a resolver's own null there.
+
+use std::collections::HashSet;
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{
     Directive, DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet, TypeCondition,
 };
-use async_graphql::{Name, Positioned, Value, Variables};
+use async_graphql::{Name, PathSegment, Positioned, Value, Variables};
 use async_graphql_value::ConstValue;
 
 use crate::budget::Shape;
@@ -44,11 +52,18 @@ impl Asked {
         Asked { doc, operation, booleans: booleans.collect() }
     }
 
-    /// Puts every object of `data` in the order asked.
-    pub fn order(&self, shape: &Shape, data: &mut Value) {
+    /// Shapes an answer as the spec does: each errored field null in its
+    /// place, or its nearest nullable parent null where the schema says
+    /// the field cannot be (6.4.4); then every object in the order asked.
+    pub fn shape(&self, shape: &Shape, response: &mut async_graphql::Response) {
         let Some(op) = self.operation() else { return };
         let walk = Walk { shape, asked: self };
-        walk.values(vec![data], &[&op.selection_set.node], shape.root(op.ty));
+        let root = shape.root(op.ty);
+        let mut nulled = HashSet::new();
+        for error in response.errors.iter().filter(|e| !e.path.is_empty()) {
+            walk.null_errored(&mut response.data, &error.path, (&op.selection_set.node, root), &mut nulled);
+        }
+        walk.values(vec![&mut response.data], &[&op.selection_set.node], root);
     }
 
     fn operation(&self) -> Option<&OperationDefinition> {
@@ -113,17 +128,13 @@ impl<'a> Walk<'a> {
         }
         if let [only] = possible {
             let plan = self.plan(sets, only);
-            return self.objects(objects, &plan, only);
+            self.objects(objects, &plan, only);
+            return;
         }
-        // An interface or union: the answer does not say which object
-        // type each value is, so it is the first whose plan holds all of
-        // its keys (where two would, both plans order its keys alike
-        // unless a fragment on one type reorders the other's fields).
         let plans: Vec<Vec<Entry<'a>>> = possible.iter().map(|t| self.plan(sets, t)).collect();
         let mut groups: Vec<Vec<&mut IndexMap<Name, Value>>> = possible.iter().map(|_| Vec::new()).collect();
         for object in objects {
-            let fits = |plan: &Vec<Entry>| object.keys().all(|k| plan.iter().any(|e| same(e.key, k)));
-            if let Some(i) = plans.iter().position(fits) {
+            if let Some(i) = pick(object, possible, &plans) {
                 groups[i].push(object);
             }
         }
@@ -134,6 +145,79 @@ impl<'a> Walk<'a> {
         }
     }
 
+    /// The object type of `object`, an answer to `sets` on a field of type
+    /// `ty`, and its plan (see [`Self::values`] for interfaces).
+    fn concrete(
+        &self,
+        object: &IndexMap<Name, Value>,
+        sets: &[&'a SelectionSet],
+        ty: &str,
+    ) -> Option<(&'a str, Vec<Entry<'a>>)> {
+        let possible = self.shape.possible(ty);
+        let mut plans: Vec<Vec<Entry<'a>>> = possible.iter().map(|t| self.plan(sets, t)).collect();
+        let i = pick(object, possible, &plans)?;
+        Some((possible[i].as_str(), plans.swap_remove(i)))
+    }
+
+    /// The engine leaves an errored field's key out of its object (and an
+    /// object left with no field is null), and never nulls a parent for a
+    /// field that cannot be null. Puts null where the spec does: at the
+    /// field's place when it may be null, else at the nearest place above
+    /// it that may be, else `data` itself. `nulled`: the places this pass
+    /// has set null (as [`place`] writes them).
+    fn null_errored(
+        &self,
+        data: &mut Value,
+        path: &[PathSegment],
+        (root, root_ty): (&'a SelectionSet, &'a str),
+        nulled: &mut HashSet<String>,
+    ) {
+        // Whether each place on the path may be null, read on the way down.
+        let mut nullable = Vec::with_capacity(path.len());
+        let (mut value, mut ty, mut sets) = (Some(&*data), root_ty, vec![root]);
+        let (mut levels, mut depth): (&[bool], usize) = (&[], 0);
+        let empty = IndexMap::new();
+        for (i, step) in path.iter().enumerate() {
+            // Null just above the failed field, and not set by this pass:
+            // the engine's object whose every field failed (or was
+            // skipped); the spec's is an object.
+            let here: Option<Result<&Value, &IndexMap<Name, Value>>> = match value {
+                Some(Value::Null) if i + 1 == path.len() && !nulled.contains(&place(&path[..i])) => Some(Err(&empty)),
+                other => other.map(Ok),
+            };
+            match (here, step) {
+                (Some(Ok(Value::Object(object))) | Some(Err(object)), PathSegment::Field(key)) => {
+                    let Some((concrete, plan)) = self.concrete(object, &sets, ty) else { return };
+                    let Some(entry) = plan.into_iter().find(|e| e.key.as_str() == key) else { return };
+                    let (Some(returns), Some(field)) =
+                        (self.shape.returns(concrete, entry.field), self.shape.nullable(concrete, entry.field))
+                    else {
+                        return;
+                    };
+                    (ty, sets, levels, depth) = (returns, entry.sets, field, 0);
+                    nullable.push(levels.first().copied().unwrap_or(true));
+                    value = object.get(key.as_str());
+                    if value.is_none() && i + 1 < path.len() {
+                        return;
+                    }
+                }
+                (Some(Ok(Value::List(items))), PathSegment::Index(n)) => {
+                    depth += 1;
+                    nullable.push(levels.get(depth).copied().unwrap_or(true));
+                    value = items.get(*n);
+                }
+                // Null on the way (settled by another error) or not there.
+                _ => return,
+            }
+        }
+        if !matches!(value, None | Some(Value::Null)) {
+            return;
+        }
+        let at = nullable.iter().rposition(|n| *n).map_or(0, |at| at + 1);
+        set_null(data, &path[..at]);
+        nulled.insert(place(&path[..at]));
+    }
+
     /// Orders objects of type `ty` by `plan`, then their fields' values
     /// (gathered by walking each object beside its plan: no lookups).
     fn objects(&self, objects: Vec<&mut IndexMap<Name, Value>>, plan: &[Entry<'a>], ty: &str) {
@@ -141,8 +225,16 @@ impl<'a> Walk<'a> {
         let mut children: Vec<Vec<&mut Value>> = plan.iter().map(|e| Vec::with_capacity(width(e))).collect();
         for object in objects {
             if !in_order(object, plan) {
-                let rank = |k: &Name| plan.iter().position(|e| same(e.key, k)).unwrap_or(usize::MAX);
-                object.sort_by(|a, _, b, _| rank(a).cmp(&rank(b)));
+                // Rebuilt in the plan's order (keys not in it last): one
+                // lookup a key.
+                let mut rest = std::mem::take(&mut *object);
+                object.reserve(rest.len());
+                for entry in plan {
+                    if let Some((key, value)) = rest.swap_remove_entry(entry.key) {
+                        object.insert(key, value);
+                    }
+                }
+                object.extend(rest);
             }
             let mut at = 0;
             for (key, value) in object {
@@ -164,7 +256,7 @@ impl<'a> Walk<'a> {
     /// The response keys `sets` ask of an object of type `ty`, in order.
     fn plan(&self, sets: &[&'a SelectionSet], ty: &str) -> Vec<Entry<'a>> {
         let mut plan = Vec::new();
-        let mut spread = Vec::new();
+        let mut spread = HashSet::new();
         for set in sets {
             self.collect(set, ty, &mut plan, &mut spread);
         }
@@ -175,7 +267,7 @@ impl<'a> Walk<'a> {
     /// already merging into it. A fragment spread again at the same level
     /// adds nothing new, so each is walked once (`spread`): the walk stays
     /// linear in the document however fragments nest.
-    fn collect(&self, set: &'a SelectionSet, ty: &str, plan: &mut Vec<Entry<'a>>, spread: &mut Vec<&'a str>) {
+    fn collect(&self, set: &'a SelectionSet, ty: &str, plan: &mut Vec<Entry<'a>>, spread: &mut HashSet<&'a str>) {
         for item in &set.items {
             if self.asked.skipped(item.node.directives()) {
                 continue;
@@ -197,10 +289,9 @@ impl<'a> Walk<'a> {
                 }
                 Selection::FragmentSpread(s) => {
                     let name = s.node.fragment_name.node.as_str();
-                    if spread.contains(&name) {
+                    if !spread.insert(name) {
                         continue;
                     }
-                    spread.push(name);
                     if let Some(fragment) = self.asked.doc.fragments.get(name) {
                         if self.applies(Some(&fragment.node.type_condition), ty) {
                             self.collect(&fragment.node.selection_set.node, ty, plan, spread);
@@ -219,6 +310,77 @@ impl<'a> Walk<'a> {
     /// Whether a fragment on `condition` applies to an object of type `ty`.
     fn applies(&self, condition: Option<&Positioned<TypeCondition>>, ty: &str) -> bool {
         condition.is_none_or(|c| self.shape.possible(c.node.on.node.as_str()).iter().any(|t| t == ty))
+    }
+}
+
+/// Which of `possible` (an interface's or union's object types, with
+/// their `plans`) an object is: the answer does not say unless it asked
+/// for `__typename`. A type fits when its plan holds all of the object's
+/// keys and its `__typename` fields, if any, name it; of those that fit,
+/// the first the object is already in order for (the engine writes fields
+/// that do not wait in order), else the first.
+fn pick(object: &IndexMap<Name, Value>, possible: &[String], plans: &[Vec<Entry>]) -> Option<usize> {
+    let fits = |(ty, plan): &(&String, &Vec<Entry>)| {
+        object.keys().all(|k| plan.iter().any(|e| same(e.key, k)))
+            && plan.iter().filter(|e| e.field == "__typename").all(|e| match object.get(e.key) {
+                Some(Value::String(name)) => name == *ty,
+                _ => true,
+            })
+    };
+    let fitting: Vec<usize> =
+        possible.iter().zip(plans).enumerate().filter(|(_, candidate)| fits(candidate)).map(|(i, _)| i).collect();
+    fitting.iter().copied().find(|&i| in_order(object, &plans[i])).or(fitting.first().copied())
+}
+
+/// A place in the answer as text: its keys, and `#` and an index for a
+/// list's item (no GraphQL name holds `.` or starts with `#`).
+fn place(path: &[PathSegment]) -> String {
+    let mut text = String::new();
+    for step in path {
+        match step {
+            PathSegment::Field(key) => text.push_str(key),
+            PathSegment::Index(n) => text.push_str(&format!("#{n}")),
+        }
+        text.push('.');
+    }
+    text
+}
+
+/// Sets the place `path` leads to null (adding the key if it is not there;
+/// an empty path: `data`). The engine's null for an object with no field
+/// left becomes the object it stands for.
+fn set_null(data: &mut Value, path: &[PathSegment]) {
+    let Some((last, parents)) = path.split_last() else {
+        *data = Value::Null;
+        return;
+    };
+    let mut at = data;
+    for step in parents {
+        at = match (at, step) {
+            (Value::Object(object), PathSegment::Field(key)) => match object.get_mut(key.as_str()) {
+                Some(value) => value,
+                None => return,
+            },
+            (Value::List(items), PathSegment::Index(n)) => match items.get_mut(*n) {
+                Some(value) => value,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+    if matches!((&*at, last), (Value::Null, PathSegment::Field(_))) {
+        *at = Value::Object(IndexMap::new());
+    }
+    match (at, last) {
+        (Value::Object(object), PathSegment::Field(key)) => {
+            object.insert(Name::new(key), Value::Null);
+        }
+        (Value::List(items), PathSegment::Index(n)) => {
+            if let Some(item) = items.get_mut(*n) {
+                *item = Value::Null;
+            }
+        }
+        _ => {}
     }
 }
 

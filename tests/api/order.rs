@@ -82,12 +82,15 @@ async fn answers_keep_the_order_asked_whichever_field_finishes_first() {
         "query($p: ID!, $u: ID!) {
             post: node(id: $p) { ... on User { username id } ... on Post { author { username } body id } }
             user: node(id: $u) { ... on Post { body id } ... on User { followersCount username id } }
+            named: node(id: $u) { ... on Post { id __typename } ... on User { __typename id } }
         }",
         json!({ "p": bobs_post, "u": bob_id }),
     )
     .await;
     assert_eq!(keys(at(&nodes, &["data", "post"])), ["author", "body", "id"]);
     assert_eq!(keys(at(&nodes, &["data", "user"])), ["followersCount", "username", "id"]);
+    // Its keys fit both types' plans: `__typename` tells which.
+    assert_eq!(keys(at(&nodes, &["data", "named"])), ["__typename", "id"]);
 
     // A mutation's answer too.
     let created = answer(
@@ -119,4 +122,75 @@ async fn skip_and_include_read_a_variables_default() {
     // Every root field skipped: an empty object, not null.
     let data = app.ok(Some(&alice), query, json!({ "all": false })).await;
     assert_eq!(data, json!({}));
+}
+
+/// The engine left an errored field's key out and nulled no parent; the
+/// spec (6.4.4) puts null at the field, or at its nearest nullable parent
+/// when the field cannot be null, or makes `data` null.
+#[tokio::test]
+async fn an_errored_field_is_null_in_place_or_nulls_its_nearest_nullable_parent() {
+    let app = spawn_app().await;
+    let (alice, _) = app.sign_up("alice").await;
+    let (bob, bob_id) = app.sign_up("bob").await;
+    app.follow(&alice, &bob_id).await;
+    app.post(&bob, "from bob").await;
+
+    // Nullable: null where it was asked, the rest answered.
+    let body = app
+        .gql(
+            Some(&alice),
+            r#"{ a: node(id: "!!bad") { id } viewer { username } b: user(username: "bob") { username } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"], json!({ "a": null, "viewer": { "username": "alice" }, "b": { "username": "bob" } }));
+    assert_eq!(body["errors"][0]["path"], json!(["a"]));
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+
+    // Its only field failed: the engine had `data` null, the spec `{ a: null }`.
+    let body = app.gql(Some(&alice), r#"{ a: node(id: "!!bad") { id } }"#, json!({})).await;
+    assert_eq!(body["data"], json!({ "a": null }), "{body}");
+
+    // `following` is `UserConnection!`: its parent `viewer` (nullable) is null.
+    let body = app
+        .gql(
+            Some(&alice),
+            "{ viewer { username following(first: 1000) { totalCount } } b: user(username: \"bob\") { username } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"], json!({ "viewer": null, "b": { "username": "bob" } }), "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["viewer", "following"]));
+
+    // Through lists of non-null items up to a non-null root field: `data` is null.
+    let body = app
+        .gql(
+            Some(&alice),
+            r#"{ feed(first: 1) { edges { node { author { posts(first: 1, after: "zz") { edges { cursor } } } } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"], Value::Null, "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["feed", "edges", 0, "node", "author", "posts"]));
+
+    // Signed out, `feed` (non-null) fails: no partial data.
+    let body = app
+        .gql(None, "{ b: user(username: \"bob\") { username } feed(first: 1) { edges { cursor } } }", json!({}))
+        .await;
+    assert_eq!(body["data"], Value::Null, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn a_required_variable_not_sent_is_a_request_error() {
+    let app = spawn_app().await;
+    let (status, _, body) =
+        app.post_raw(None, &json!({ "query": "query($u: String!) { user(username: $u) { id } }" })).await;
+    assert_eq!(status, 200);
+    assert!(body.get("data").is_none(), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("$u"), "{body}");
+    // A nullable one may be left out.
+    let data = app.ok(None, "query($n: Int) { users(first: $n) { edges { cursor } } }", json!({})).await;
+    assert!(data["users"]["edges"].is_array(), "{data}");
 }
