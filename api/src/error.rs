@@ -258,7 +258,11 @@ pub fn code_engine_errors(response: &mut async_graphql::Response) {
         let message = std::mem::take(&mut err.message);
         let error = if err.path.is_empty() {
             ApiError::ValidationFailed(message)
-        } else if message.starts_with("Invalid value for argument") || message.starts_with("Failed to parse") {
+        } else if message.starts_with("Invalid value for argument")
+            || message.starts_with("Failed to parse")
+            // A nullable variable not sent, used where a value is required.
+            || message.starts_with("Expected input type")
+        {
             ApiError::BadUserInput(message)
         } else {
             ApiError::internal(message)

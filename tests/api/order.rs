@@ -190,6 +190,11 @@ async fn a_required_variable_not_sent_is_a_request_error() {
     assert!(body.get("data").is_none(), "{body}");
     assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{body}");
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("$u"), "{body}");
+    // A nullable one left out where a value is required: that field's input
+    // error, not an internal one.
+    let body = app.gql(None, "query($u: String) { user(username: $u) { id } }", json!({})).await;
+    assert_eq!(body["data"], json!({ "user": null }), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
     // A nullable one may be left out.
     let data = app.ok(None, "query($n: Int) { users(first: $n) { edges { cursor } } }", json!({})).await;
     assert!(data["users"]["edges"].is_array(), "{data}");
