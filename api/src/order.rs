@@ -34,7 +34,7 @@ use async_graphql_value::ConstValue;
 
 use crate::budget::Shape;
 
-/// What an answer's order needs of its request, taken before it runs (the
+/// What shaping an answer needs of its request, taken before it runs (the
 /// engine consumes the request).
 pub struct Asked {
     doc: std::sync::Arc<ExecutableDocument>,
