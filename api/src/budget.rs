@@ -90,8 +90,9 @@ impl Cost {
 }
 
 /// What the measure (and [`crate::order`]) needs to know of the schema:
-/// what type each field returns, which fields are connections, and which
-/// object types each type may be at run time. Read from the SDL once.
+/// what type each field returns and where it may be null, which fields are
+/// connections, and which object types each type may be at run time. Read
+/// from the SDL once.
 pub struct Shape {
     types: HashMap<String, TypeShape>,
     query: String,

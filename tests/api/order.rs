@@ -107,7 +107,7 @@ async fn answers_keep_the_order_asked_whichever_field_finishes_first() {
 #[tokio::test]
 async fn skip_and_include_read_a_variables_default() {
     let app = spawn_app().await;
-    let (alice, _) = app.sign_up("alice").await;
+    let (alice, alice_id) = app.sign_up("alice").await;
     let query = "query($all: Boolean = true, $none: Boolean = true) {
         viewer @include(if: $all) { username }
         hidden: viewer @skip(if: $none) { id }
@@ -117,8 +117,7 @@ async fn skip_and_include_read_a_variables_default() {
     assert_eq!(data, json!({ "viewer": { "username": "alice" } }));
     // Sent: the values sent.
     let data = app.ok(Some(&alice), query, json!({ "all": false, "none": false })).await;
-    assert_eq!(data, json!({ "hidden": { "id": data["hidden"]["id"] } }));
-    assert!(data["hidden"]["id"].is_string(), "{data}");
+    assert_eq!(data, json!({ "hidden": { "id": alice_id } }));
     // Every root field skipped: an empty object, not null.
     let data = app.ok(Some(&alice), query, json!({ "all": false })).await;
     assert_eq!(data, json!({}));
