@@ -67,7 +67,7 @@ pub struct AppState {
 
 /// What the HTTP layer allows a request (config.rs has the flags).
 pub struct HttpLimits {
-    pub shape: Shape,
+    pub shape: Arc<Shape>,
     pub limits: Limits,
     pub max_batch: usize,
     pub max_body_bytes: usize,
@@ -178,7 +178,7 @@ struct Ready {
     /// Its document, to cache once it has run without a request error.
     keep: Option<(documents::Hash, documents::Parsed)>,
     /// What it asks for, to put the answer in that order.
-    asked: order::Asked,
+    asked: Arc<order::Asked>,
 }
 
 /// Resolves, parses and measures one request before anything runs: its
@@ -221,8 +221,8 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
         return Err(ApiError::MethodNotAllowed);
     }
     let name_of_op = op.name.map(str::to_owned);
-    if let Err(err) = coerce_variables(op.def, &mut variables) {
-        return Ok(Checked::Refused(async_graphql::Response::from_errors(vec![err])));
+    if let Err(errors) = coerce_variables(op.def, &mut variables) {
+        return Ok(Checked::Refused(async_graphql::Response::from_errors(errors)));
     }
     let cost = budget::measure(&limits.shape, doc, name.as_deref(), &variables)
         .and_then(|cost| cost.check(&limits.limits).map(|()| cost))
@@ -234,7 +234,7 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
         Ok(cost) => {
             // The engine consumes the request's copy of the document.
             let doc = resolved.cached.unwrap_or_else(|| Arc::new(doc.clone()));
-            let asked = order::Asked::new(doc.clone(), name, &variables);
+            let asked = Arc::new(order::Asked::new(doc.clone(), name, &variables));
             req.variables = variables;
             let keep = resolved.keep.and_then(|hash| state.documents.to_keep(hash, &req, &doc));
             let label = crate::observe::operation_label(name_of_op.as_deref());
@@ -268,14 +268,19 @@ fn operation<'a>(doc: &'a ExecutableDocument, name: Option<&str>) -> Option<Oper
     Some(Operation { ty: op.node.ty, name: found.map(|n| n.as_str()), def: &op.node })
 }
 
+/// The most missing variables a request is told of.
+const MAX_MISSING: usize = 50;
+
 /// Gives each variable that `op` declares with a default, and the request
-/// does not send, its default; refuses a variable of a non-null type that
-/// is neither sent nor given a default. The engine does neither for
-/// `@skip(if:)` and `@include(if:)`, which read a variable not sent as
-/// false (async-graphql 7.2.1: `query($all: Boolean = true) { viewer
-/// @include(if: $all) { id } }` answered `null`), and a required variable
-/// not sent reached a resolver as an internal error.
-fn coerce_variables(op: &OperationDefinition, variables: &mut Variables) -> Result<(), ServerError> {
+/// does not send, its default; refuses the request when a variable of a
+/// non-null type is neither sent nor given a default (an error for each,
+/// at most [`MAX_MISSING`]: graphql-js's cap on a request's errors). The
+/// engine does neither for `@skip(if:)` and `@include(if:)`, which read a
+/// variable not sent as false (async-graphql 7.2.1: `query($all: Boolean
+/// = true) { viewer @include(if: $all) { id } }` answered `null`), and a
+/// required variable not sent reached a resolver as an internal error.
+fn coerce_variables(op: &OperationDefinition, variables: &mut Variables) -> Result<(), Vec<ServerError>> {
+    let mut missing = Vec::new();
     for def in &op.variable_definitions {
         let name = &def.node.name.node;
         if variables.contains_key(name) {
@@ -289,12 +294,18 @@ fn coerce_variables(op: &OperationDefinition, variables: &mut Variables) -> Resu
                 let message = format!("the variable `${name}` of type `{}` was not sent", def.node.var_type.node);
                 let mut err = ServerError::new(String::new(), Some(def.pos));
                 ApiError::ValidationFailed(message).replace(&mut err);
-                return Err(err);
+                if missing.len() < MAX_MISSING {
+                    missing.push(err);
+                }
             }
             None => {}
         }
     }
-    Ok(())
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(missing)
+    }
 }
 
 /// Runs one checked request with fresh per-request state.
@@ -303,7 +314,7 @@ async fn execute(
     viewer: &Viewer,
     addr: ClientAddr,
     req: async_graphql::Request,
-    asked: &order::Asked,
+    asked: &Arc<order::Asked>,
 ) -> async_graphql::Response {
     let loaders = Loaders::new(state.db.clone(), viewer.clone());
     if let Some(row) = viewer.signed_in().and_then(|me| me.row.as_ref()) {
@@ -311,7 +322,10 @@ async fn execute(
         // (A cached session keeps no row: `viewer { ... }` then reads it.)
         loaders.feed_one(UserById(row.id), row.clone()).await;
     }
-    let req = req.data(viewer.clone()).data(loaders).data(addr).data(state.sessions.clone());
+    let mut req = req.data(viewer.clone()).data(loaders).data(addr).data(state.sessions.clone());
+    if asked.is_mutation() {
+        req = req.data(order::MutationRun::new(asked.clone(), state.http.shape.clone()));
+    }
     let mut response = state.schema.execute(req).await;
     if response.is_err() {
         code_engine_errors(&mut response);

@@ -62,7 +62,7 @@ pub async fn connect_and_migrate(config: &Config) -> Result<DatabaseConnection, 
 pub fn app(db: DatabaseConnection, config: &Config) -> Router {
     let schema = schema::build(db.clone(), config);
     let http = http::HttpLimits {
-        shape: budget::Shape::from_sdl(&schema.sdl()),
+        shape: std::sync::Arc::new(budget::Shape::from_sdl(&schema.sdl())),
         limits: config.limits(),
         max_batch: config.max_batch.max(1),
         max_body_bytes: config.max_body_bytes,

@@ -10,7 +10,9 @@
 //! - a field that failed is null in its place, or, where the schema says
 //!   it cannot be null, its nearest nullable parent is (spec 6.4.4). The
 //!   engine left the key out and nulled nothing, so a client saw an object
-//!   without a field its schema promised.
+//!   without a field its schema promised;
+//! - a mutation runs no field after one whose failure nulled `data`
+//!   ([`Serially`], [`MutationRun`]).
 //!
 //! Done on the answer after it ran, not in an engine extension: with any
 //! extension registered the engine sends every field through the
@@ -23,13 +25,21 @@
 //! `@include`) below the root is null where the spec says `{}`; null
 //! cannot be told from a resolver's own null there.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{
-    Directive, DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet, TypeCondition,
+    Directive, DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType, Selection,
+    SelectionSet, TypeCondition,
 };
-use async_graphql::{Name, PathSegment, Positioned, Value, Variables};
+use async_graphql::registry::Registry;
+use async_graphql::{
+    ContainerType, Context, ContextSelectionSet, Name, ObjectType, OutputType, PathSegment, Positioned, ServerError,
+    ServerResult, Value, Variables,
+};
 use async_graphql_value::ConstValue;
 
 use crate::budget::Shape;
@@ -37,14 +47,14 @@ use crate::budget::Shape;
 /// What shaping an answer needs of its request, taken before it runs (the
 /// engine consumes the request).
 pub struct Asked {
-    doc: std::sync::Arc<ExecutableDocument>,
+    doc: Arc<ExecutableDocument>,
     operation: Option<String>,
     /// The Boolean variables, for `@skip` and `@include`.
     booleans: Vec<(Name, bool)>,
 }
 
 impl Asked {
-    pub fn new(doc: std::sync::Arc<ExecutableDocument>, operation: Option<String>, variables: &Variables) -> Self {
+    pub fn new(doc: Arc<ExecutableDocument>, operation: Option<String>, variables: &Variables) -> Self {
         let booleans =
             variables
                 .iter()
@@ -64,6 +74,30 @@ impl Asked {
             walk.null_errored(&mut response.data, &error.path, (&op.selection_set.node, root), &mut nulled);
         }
         walk.values(vec![&mut response.data], &[&op.selection_set.node], root);
+    }
+
+    /// Whether `errors`, raised under the root field answered under `key`,
+    /// null `data` itself (6.4.4): `value` is what the field answered, or
+    /// `None` when it failed itself. Worked out on a copy holding only
+    /// that field, so it costs nothing while no error is raised.
+    fn nulls_data(&self, shape: &Shape, key: &str, value: Option<&Value>, errors: &[ServerError]) -> bool {
+        let Some(op) = self.operation() else { return false };
+        let walk = Walk { shape, asked: self };
+        let mut data = IndexMap::new();
+        if let Some(value) = value {
+            data.insert(Name::new(key), value.clone());
+        }
+        let mut data = Value::Object(data);
+        let mut nulled = HashSet::new();
+        for error in errors {
+            walk.null_errored(&mut data, &error.path, (&op.selection_set.node, shape.root(op.ty)), &mut nulled);
+        }
+        data == Value::Null
+    }
+
+    /// Whether the operation is a mutation.
+    pub fn is_mutation(&self) -> bool {
+        self.operation().is_some_and(|op| op.ty == OperationType::Mutation)
     }
 
     fn operation(&self) -> Option<&OperationDefinition> {
@@ -95,6 +129,91 @@ impl Asked {
         })
     }
 }
+
+/// A mutation's run, in its request's data: its fields run one after
+/// another, and none runs after one whose failure nulls `data` (spec 6.3.2
+/// and 6.4.4; graphql-js stops there too). async-graphql 7 ran every
+/// field whatever came before, so `mutation { follow(...) createPost(...)
+/// }` with the follow refused answered `data: null` and wrote the post all
+/// the same: a write the client could not see, and would repeat.
+/// [`Serially`] asks it before each field and tells it after.
+pub struct MutationRun {
+    asked: Arc<Asked>,
+    shape: Arc<Shape>,
+    halted: AtomicBool,
+}
+
+impl MutationRun {
+    pub fn new(asked: Arc<Asked>, shape: Arc<Shape>) -> Self {
+        MutationRun { asked, shape, halted: AtomicBool::new(false) }
+    }
+
+    /// Whether an earlier field's failure nulled `data`: the rest do not run.
+    fn halted(&self) -> bool {
+        self.halted.load(Ordering::Relaxed)
+    }
+
+    /// After the field answered under `key` (`value`; `None` when it
+    /// failed itself) with `errors` raised under it: halts the run when
+    /// they null `data`.
+    fn settle(&self, key: &str, value: Option<&Value>, errors: &[ServerError]) {
+        if !errors.is_empty() && self.asked.nulls_data(&self.shape, key, value, errors) {
+            self.halted.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A mutation root as the engine runs it: `M`'s fields, except that none
+/// runs once an earlier one's failure has nulled `data` (the request's
+/// [`MutationRun`] says; without one, every field runs). The schema is
+/// unchanged: the type is `M`'s own.
+pub struct Serially<M>(pub M);
+
+impl<M: ObjectType> ContainerType for Serially<M> {
+    async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
+        let Some(run) = ctx.data_opt::<MutationRun>() else { return self.0.resolve_field(ctx).await };
+        if run.halted() {
+            // Not run, and not seen: `data` is null already.
+            return Ok(None);
+        }
+        // The errors raised under this field are those the engine added
+        // while it ran (mutation fields run one at a time). Its own list,
+        // the only place they are told.
+        let raised = || ctx.query_env.errors.lock().map_or(0, |errors| errors.len());
+        let before = raised();
+        let answered = self.0.resolve_field(ctx).await;
+        let key = ctx.item.node.response_key().node.as_str();
+        match &answered {
+            Ok(value) if raised() > before => {
+                let errors = ctx.query_env.errors.lock().map(|errors| errors[before..].to_vec()).unwrap_or_default();
+                run.settle(key, value.as_ref(), &errors);
+            }
+            Ok(_) => {}
+            Err(error) => {
+                let mut error = error.clone();
+                error.path = vec![PathSegment::Field(key.to_owned())];
+                run.settle(key, None, &[error]);
+            }
+        }
+        answered
+    }
+}
+
+impl<M: ObjectType> OutputType for Serially<M> {
+    fn type_name() -> Cow<'static, str> {
+        M::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        M::create_type_info(registry)
+    }
+
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, _field: &Positioned<Field>) -> ServerResult<Value> {
+        async_graphql::resolver_utils::resolve_container_serial(ctx, self).await
+    }
+}
+
+impl<M: ObjectType> ObjectType for Serially<M> {}
 
 /// One response key of an object: where it stands, and what is asked of
 /// its value (every selection set of the fields merged under that key).

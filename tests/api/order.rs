@@ -189,6 +189,13 @@ async fn a_required_variable_not_sent_is_a_request_error() {
     assert!(body.get("data").is_none(), "{body}");
     assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{body}");
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("$u"), "{body}");
+    // Each one missing is told of, not only the first.
+    let query = "query($u: String!, $n: Int, $v: String!) { user(username: $u) { id } b: user(username: $v) { id } }";
+    let (_, _, body) = app.post_raw(None, &json!({ "query": query, "variables": { "n": 1 } })).await;
+    let errors = body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{body}");
+    assert!(errors[0]["message"].as_str().unwrap().contains("$u"), "{body}");
+    assert!(errors[1]["message"].as_str().unwrap().contains("$v"), "{body}");
     // A nullable one left out where a value is required: that field's input
     // error, not an internal one.
     let body = app.gql(None, "query($u: String) { user(username: $u) { id } }", json!({})).await;
@@ -197,4 +204,64 @@ async fn a_required_variable_not_sent_is_a_request_error() {
     // A nullable one may be left out.
     let data = app.ok(None, "query($n: Int) { users(first: $n) { edges { cursor } } }", json!({})).await;
     assert!(data["users"]["edges"].is_array(), "{data}");
+}
+
+/// Mutation fields run one after another, and none runs after one whose
+/// failure nulls `data` (spec 6.3.2 and 6.4.4, as graphql-js does): the
+/// engine ran them all, so a client told `data: null` had writes it could
+/// not see.
+#[tokio::test]
+async fn a_mutation_stops_at_the_first_field_whose_failure_nulls_data() {
+    let app = spawn_app().await;
+    let (alice, _) = app.sign_up("alice").await;
+    let (_, bob_id) = app.sign_up("bob").await;
+
+    // The root field fails itself (`follow` is `FollowPayload!`): the post after it is not written.
+    let body = app
+        .gql(
+            Some(&alice),
+            r#"mutation { a: follow(userId: "!!bad") { status } b: createPost(input: { body: "not written" }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"], Value::Null, "{body}");
+    assert_eq!(body["errors"].as_array().unwrap().len(), 1, "only the failure is told of: {body}");
+    assert_eq!(body["errors"][0]["path"], json!(["a"]));
+    assert_eq!(posts_of(&app, &alice).await, 0);
+
+    // A field below it fails and nulls every parent up to `data`: the
+    // first post is written (its resolver ran), the second is not.
+    let body = app
+        .gql(
+            Some(&alice),
+            r#"mutation {
+                a: createPost(input: { body: "written" }) { id author { posts(first: 1000) { edges { cursor } } } }
+                b: createPost(input: { body: "not written" }) { id }
+            }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"], Value::Null, "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["a", "author", "posts"]), "{body}");
+    assert_eq!(posts_of(&app, &alice).await, 1);
+
+    // Fields that succeed do not stop the rest: all run, in order.
+    let data = app
+        .ok(
+            Some(&alice),
+            "mutation($bob: ID!) {
+                a: follow(userId: $bob) { relationship { following } }
+                b: createPost(input: { body: \"second\" }) { author { postsCount } }
+                c: unfollow(userId: $bob) { relationship { following } }
+            }",
+            json!({ "bob": bob_id }),
+        )
+        .await;
+    assert_eq!(data["a"]["relationship"]["following"], true);
+    assert_eq!(data["b"]["author"]["postsCount"], 2);
+    assert_eq!(data["c"]["relationship"]["following"], false);
+}
+
+async fn posts_of(app: &TestApp, token: &str) -> Value {
+    app.ok(Some(token), "{ viewer { postsCount } }", json!({})).await["viewer"]["postsCount"].clone()
 }

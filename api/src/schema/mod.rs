@@ -28,11 +28,14 @@ use crate::auth::{GuardLimits, SignInGuard, Viewer};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::loaders::Loaders;
+use crate::order::Serially;
 
 pub use mutation::Mutation;
 pub use query::Query;
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+/// The mutation root runs [`Mutation`]'s fields one after another, and none
+/// after one whose failure has nulled `data` ([`crate::order::Serially`]).
+pub type AppSchema = Schema<Query, Serially<Mutation>, EmptySubscription>;
 
 /// The schema with its limits and shared state. Per-request state (the
 /// viewer, the loaders) is attached to each request by the HTTP layer.
@@ -68,11 +71,12 @@ pub fn sdl() -> String {
 
 /// The types, and the descriptions that no derive can give: the `DateTime`
 /// scalar is async-graphql's, and its own says nothing a client can use.
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription).override_output_type_description::<chrono::DateTime<chrono::Utc>>(
-        "A point in time as an RFC 3339 string. Answers are UTC with up to microseconds \
+fn builder() -> SchemaBuilder<Query, Serially<Mutation>, EmptySubscription> {
+    Schema::build(Query, Serially(Mutation), EmptySubscription)
+        .override_output_type_description::<chrono::DateTime<chrono::Utc>>(
+            "A point in time as an RFC 3339 string. Answers are UTC with up to microseconds \
          (`2024-05-01T12:34:56.789012+00:00`); arguments take any offset.",
-    )
+        )
 }
 
 /// Request or schema data a resolver needs. The HTTP layer always provides
