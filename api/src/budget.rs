@@ -27,8 +27,8 @@
 use std::collections::HashMap;
 
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection, SelectionSet, TypeKind,
-    TypeSystemDefinition,
+    DocumentOperations, ExecutableDocument, InputValueDefinition, OperationDefinition, OperationType, Selection,
+    SelectionSet, Type, TypeKind, TypeSystemDefinition,
 };
 use async_graphql::{Name, Positioned, Variables};
 use async_graphql_value::{ConstValue, Value};
@@ -89,14 +89,23 @@ impl Cost {
     }
 }
 
-/// What the measure (and [`crate::order`]) needs to know of the schema:
-/// what type each field returns and where it may be null, which fields are
-/// connections, and which object types each type may be at run time. Read
-/// from the SDL once.
+/// What the measure (and [`crate::order`], [`crate::variables`]) needs
+/// to know of the schema: what type each field returns and where it may be
+/// null, which fields are connections, which object types each type may
+/// be at run time, and the types of arguments and input fields. Read from
+/// the SDL once.
 pub struct Shape {
     types: HashMap<String, TypeShape>,
+    /// Each input object type's fields.
+    inputs: HashMap<String, HashMap<String, InputShape>>,
     query: String,
     mutation: String,
+}
+
+/// An argument's or an input field's type, and whether it has a default.
+struct InputShape {
+    ty: Type,
+    default: bool,
 }
 
 #[derive(Default)]
@@ -114,11 +123,18 @@ struct FieldShape {
     /// `[false, false]`, `User` is `[true]`.
     nullable: Vec<bool>,
     connection: bool,
+    args: HashMap<String, InputShape>,
 }
 
 impl Shape {
     pub fn from_sdl(sdl: &str) -> Self {
-        let mut shape = Shape { types: HashMap::new(), query: "Query".into(), mutation: "Mutation".into() };
+        let mut shape =
+            Shape { types: HashMap::new(), inputs: HashMap::new(), query: "Query".into(), mutation: "Mutation".into() };
+        let inputs = |values: &[Positioned<InputValueDefinition>]| {
+            let shape =
+                |v: &InputValueDefinition| InputShape { ty: v.ty.node.clone(), default: v.default_value.is_some() };
+            values.iter().map(|v| (v.node.name.node.to_string(), shape(&v.node))).collect()
+        };
         let Ok(doc) = async_graphql::parser::parse_schema(sdl) else { return shape };
         for def in doc.definitions {
             match def {
@@ -141,6 +157,10 @@ impl Shape {
                             &o.fields
                         }
                         TypeKind::Interface(i) => &i.fields,
+                        TypeKind::InputObject(input) => {
+                            shape.inputs.insert(name, inputs(&input.fields));
+                            continue;
+                        }
                         TypeKind::Union(u) => {
                             let members = u.members.iter().map(|m| m.node.to_string());
                             shape.types.entry(name).or_default().possible.extend(members);
@@ -162,9 +182,9 @@ impl Shape {
                             async_graphql::parser::types::BaseType::List(_) => String::new(),
                         };
                         let connection = args.contains(&"first") && args.contains(&"last");
-                        entry
-                            .fields
-                            .insert(field.node.name.node.to_string(), FieldShape { returns, nullable, connection });
+                        let args = inputs(&field.node.arguments);
+                        let field_shape = FieldShape { returns, nullable, connection, args };
+                        entry.fields.insert(field.node.name.node.to_string(), field_shape);
                     }
                 }
                 _ => {}
@@ -187,6 +207,18 @@ impl Shape {
     /// (one level for a named type, one more for each list around it).
     pub fn nullable(&self, ty: &str, field: &str) -> Option<&[bool]> {
         self.field(ty, field).map(|f| f.nullable.as_slice())
+    }
+
+    /// The type of argument `arg` of `field` of `ty`, and whether it has a
+    /// default.
+    pub fn argument(&self, ty: &str, field: &str, arg: &str) -> Option<(&Type, bool)> {
+        self.field(ty, field)?.args.get(arg).map(|a| (&a.ty, a.default))
+    }
+
+    /// The type of field `field` of input object type `input`, and whether
+    /// it has a default.
+    pub fn input_field(&self, input: &str, field: &str) -> Option<(&Type, bool)> {
+        self.inputs.get(input)?.get(field).map(|f| (&f.ty, f.default))
     }
 
     /// The object types a value of `ty` may be; empty for a scalar, an

@@ -35,7 +35,7 @@ use std::time::Duration;
 use std::collections::BTreeMap;
 
 use async_graphql::parser::types::{ExecutableDocument, OperationDefinition, OperationType};
-use async_graphql::{BatchRequest, ServerError, Variables};
+use async_graphql::{BatchRequest, ServerError};
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -55,6 +55,7 @@ use crate::error::{code_engine_errors, ApiError};
 use crate::loaders::{Loaders, UserById};
 use crate::order;
 use crate::schema::AppSchema;
+use crate::variables;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -221,7 +222,9 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
         return Err(ApiError::MethodNotAllowed);
     }
     let name_of_op = op.name.map(str::to_owned);
-    if let Err(errors) = coerce_variables(op.def, &mut variables) {
+    let checked =
+        variables::coerce(op.def, &mut variables).and_then(|()| variables::check_usages(&limits.shape, doc, op.def));
+    if let Err(errors) = checked {
         return Ok(Checked::Refused(async_graphql::Response::from_errors(errors)));
     }
     let cost = budget::measure(&limits.shape, doc, name.as_deref(), &variables)
@@ -266,46 +269,6 @@ fn operation<'a>(doc: &'a ExecutableDocument, name: Option<&str>) -> Option<Oper
         }
     };
     Some(Operation { ty: op.node.ty, name: found.map(|n| n.as_str()), def: &op.node })
-}
-
-/// The most missing variables a request is told of.
-const MAX_MISSING: usize = 50;
-
-/// Gives each variable that `op` declares with a default, and the request
-/// does not send, its default; refuses the request when a variable of a
-/// non-null type is neither sent nor given a default (an error for each,
-/// at most [`MAX_MISSING`]: graphql-js's cap on a request's errors). The
-/// engine does neither for `@skip(if:)` and `@include(if:)`, which read a
-/// variable not sent as false (async-graphql 7.2.1: `query($all: Boolean
-/// = true) { viewer @include(if: $all) { id } }` answered `null`), and a
-/// required variable not sent reached a resolver as an internal error.
-fn coerce_variables(op: &OperationDefinition, variables: &mut Variables) -> Result<(), Vec<ServerError>> {
-    let mut missing = Vec::new();
-    for def in &op.variable_definitions {
-        let name = &def.node.name.node;
-        if variables.contains_key(name) {
-            continue;
-        }
-        match &def.node.default_value {
-            Some(default) => {
-                variables.insert(name.clone(), default.node.clone());
-            }
-            None if !def.node.var_type.node.nullable => {
-                let message = format!("the variable `${name}` of type `{}` was not sent", def.node.var_type.node);
-                let mut err = ServerError::new(String::new(), Some(def.pos));
-                ApiError::ValidationFailed(message).replace(&mut err);
-                if missing.len() < MAX_MISSING {
-                    missing.push(err);
-                }
-            }
-            None => {}
-        }
-    }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(missing)
-    }
 }
 
 /// Runs one checked request with fresh per-request state.

@@ -42,6 +42,7 @@ pub mod schema;
 pub mod server;
 pub mod timelines;
 pub mod validate;
+pub mod variables;
 
 use axum::Router;
 use store::{DatabaseConnection, StoreError};

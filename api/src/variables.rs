@@ -1,0 +1,204 @@
+//! A request's variables, checked before the engine runs, where
+//! async-graphql 7 does not:
+//!
+//! - [`coerce`]: defaults filled in, and each required variable not sent
+//!   refused;
+//! - [`check_usages`]: a variable used only where its type fits (spec
+//!   5.8.5, "All Variable Usages Are Allowed"). The engine has the rule,
+//!   but its visitor chain never calls it: `VisitorCons` (validation/
+//!   visitor.rs) forwards every hook but `enter_input_value`, the one the
+//!   rule listens on, so `query($u: String) { user(username: $u) { id } }`
+//!   passed validation and failed in the resolver when `$u` was null.
+//!
+//! Both answer GRAPHQL_VALIDATION_FAILED, a request error: nothing runs.
+
+use std::collections::{HashMap, HashSet};
+
+use async_graphql::parser::types::{
+    BaseType, Directive, ExecutableDocument, OperationDefinition, Selection, SelectionSet, Type, VariableDefinition,
+};
+use async_graphql::{Name, Pos, Positioned, ServerError, Variables};
+use async_graphql_value::{ConstValue, Value};
+
+use crate::budget::Shape;
+use crate::error::ApiError;
+
+/// The most errors a request is told of (graphql-js's cap).
+const MAX_ERRORS: usize = 50;
+
+/// Gives each variable that `op` declares with a default, and the request
+/// does not send, its default; refuses the request when a variable of a
+/// non-null type is neither sent nor given a default (an error for each,
+/// at most [`MAX_ERRORS`]: graphql-js's cap on a request's errors). The
+/// engine does neither for `@skip(if:)` and `@include(if:)`, which read a
+/// variable not sent as false (async-graphql 7.2.1: `query($all: Boolean
+/// = true) { viewer @include(if: $all) { id } }` answered `null`), and a
+/// required variable not sent reached a resolver as an internal error.
+pub fn coerce(op: &OperationDefinition, variables: &mut Variables) -> Result<(), Vec<ServerError>> {
+    let mut missing = Vec::new();
+    for def in &op.variable_definitions {
+        let name = &def.node.name.node;
+        if variables.contains_key(name) {
+            continue;
+        }
+        match &def.node.default_value {
+            Some(default) => {
+                variables.insert(name.clone(), default.node.clone());
+            }
+            None if !def.node.var_type.node.nullable => {
+                let message = format!("the variable `${name}` of type `{}` was not sent", def.node.var_type.node);
+                let mut err = ServerError::new(String::new(), Some(def.pos));
+                ApiError::ValidationFailed(message).replace(&mut err);
+                if missing.len() < MAX_ERRORS {
+                    missing.push(err);
+                }
+            }
+            None => {}
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(missing)
+    }
+}
+
+/// Refuses each use of a variable where its type does not fit: a nullable
+/// variable where a value is required (unless the variable has a default,
+/// or the place does), or a variable of another type. Walks `op` once,
+/// each fragment once.
+pub fn check_usages(shape: &Shape, doc: &ExecutableDocument, op: &OperationDefinition) -> Result<(), Vec<ServerError>> {
+    if op.variable_definitions.is_empty() {
+        return Ok(());
+    }
+    // By name: a document may declare thousands.
+    let defined = op.variable_definitions.iter().map(|d| (&d.node.name.node, &d.node)).collect();
+    let mut walk = Usages { shape, doc, defined, spread: HashSet::new(), errors: Vec::new() };
+    walk.selection_set(&op.selection_set.node, shape.root(op.ty));
+    if walk.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(walk.errors)
+    }
+}
+
+struct Usages<'a> {
+    shape: &'a Shape,
+    doc: &'a ExecutableDocument,
+    defined: HashMap<&'a Name, &'a VariableDefinition>,
+    spread: HashSet<&'a Name>,
+    errors: Vec<ServerError>,
+}
+
+impl<'a> Usages<'a> {
+    fn selection_set(&mut self, set: &'a SelectionSet, ty: &str) {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    self.directives(&field.directives);
+                    let name = field.name.node.as_str();
+                    for (arg, value) in &field.arguments {
+                        if let Some((place, default)) = self.shape.argument(ty, name, &arg.node) {
+                            self.value(&value.node, value.pos, place, default);
+                        }
+                    }
+                    let shape = self.shape;
+                    if let Some(returns) = shape.returns(ty, name) {
+                        self.selection_set(&field.selection_set.node, returns);
+                    }
+                }
+                Selection::FragmentSpread(spread) => {
+                    self.directives(&spread.node.directives);
+                    let name = &spread.node.fragment_name.node;
+                    if self.spread.insert(name) {
+                        if let Some(fragment) = self.doc.fragments.get(name) {
+                            let on = fragment.node.type_condition.node.on.node.as_str();
+                            self.selection_set(&fragment.node.selection_set.node, on);
+                        }
+                    }
+                }
+                Selection::InlineFragment(inline) => {
+                    self.directives(&inline.node.directives);
+                    let on = inline.node.type_condition.as_ref().map_or(ty, |c| c.node.on.node.as_str());
+                    self.selection_set(&inline.node.selection_set.node, on);
+                }
+            }
+        }
+    }
+
+    /// `@skip(if:)` and `@include(if:)` take a `Boolean!`.
+    fn directives(&mut self, directives: &'a [Positioned<Directive>]) {
+        for directive in directives {
+            if matches!(directive.node.name.node.as_str(), "skip" | "include") {
+                if let Some(value) = directive.node.get_argument("if") {
+                    let place = Type { base: BaseType::Named(Name::new("Boolean")), nullable: false };
+                    self.value(&value.node, value.pos, &place, false);
+                }
+            }
+        }
+    }
+
+    /// Checks the variables in `value`, given at `pos` for a place of type
+    /// `place` (`default`: the place has a default of its own).
+    fn value(&mut self, value: &'a Value, pos: Pos, place: &Type, default: bool) {
+        match value {
+            Value::Variable(name) => {
+                let Some(def) = self.defined.get(name) else { return };
+                if !allowed(def, place, default) && self.errors.len() < MAX_ERRORS {
+                    let message = format!(
+                        "the variable `${name}` of type `{}` is used where `{place}` is expected",
+                        def.var_type.node
+                    );
+                    let mut err = ServerError::new(String::new(), Some(pos));
+                    ApiError::ValidationFailed(message).replace(&mut err);
+                    self.errors.push(err);
+                }
+            }
+            Value::List(items) => {
+                if let BaseType::List(item) = &place.base {
+                    for value in items {
+                        self.value(value, pos, item, false);
+                    }
+                }
+            }
+            Value::Object(fields) => {
+                if let BaseType::Named(input) = &place.base {
+                    for (key, value) in fields {
+                        if let Some((place, default)) = self.shape.input_field(input, key) {
+                            self.value(value, pos, place, default);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// IsVariableUsageAllowed (spec 5.8.5): where a value is required, a
+/// nullable variable fits only with a default (its own, not null, or the
+/// place's).
+fn allowed(def: &VariableDefinition, place: &Type, place_default: bool) -> bool {
+    let var = &def.var_type.node;
+    if !place.nullable && var.nullable {
+        let own = def.default_value.as_ref().is_some_and(|d| d.node != ConstValue::Null);
+        if !own && !place_default {
+            return false;
+        }
+        return fits(var, &Type { base: place.base.clone(), nullable: true });
+    }
+    fits(var, place)
+}
+
+/// AreTypesCompatible (spec 5.8.5).
+fn fits(var: &Type, place: &Type) -> bool {
+    if !place.nullable && var.nullable {
+        return false;
+    }
+    match (&var.base, &place.base) {
+        (BaseType::List(var), BaseType::List(place)) => fits(var, place),
+        (BaseType::Named(var), BaseType::Named(place)) => var == place,
+        _ => false,
+    }
+}
