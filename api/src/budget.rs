@@ -258,7 +258,7 @@ pub fn measure(
             return Err(ApiError::ValidationFailed("the document has several operations: name one".into()))
         }
     };
-    let mut walk = Walk { shape, doc, op: &op.node, variables, memo: HashMap::new(), open: Vec::new() };
+    let mut walk = Walk { shape, doc, op: &op.node, variables, memo: HashMap::new(), open: Vec::new(), level: 0 };
     let sum = walk.set(&op.node.selection_set.node, Some(shape.root(op.node.ty)))?;
     // Every fragment counts, spread or not: the engine validates them all.
     for name in doc.fragments.keys() {
@@ -271,6 +271,17 @@ pub fn measure(
         aliases: sum.aliases,
         sign_ins: if op.node.ty == OperationType::Mutation { sum.sign_ins } else { 0 },
     })
+}
+
+/// The deepest selection sets may nest, counting each fragment spread as
+/// a level: the walks here recurse that deep before the engine sees the
+/// document (it refuses more than 32 itself). Without it a chain of a few
+/// thousand fragments, each spreading the next (190 KB), overflowed a
+/// worker's stack and took the server down.
+pub const MAX_NESTING: usize = 128;
+
+pub fn too_deep() -> ApiError {
+    ApiError::ValidationFailed(format!("selections nest deeper than {MAX_NESTING}, fragments included"))
 }
 
 /// The measure of one selection set, fragments expanded.
@@ -303,10 +314,22 @@ struct Walk<'a> {
     memo: HashMap<&'a str, Sum>,
     /// Fragments being measured (a spread of one of these is a cycle).
     open: Vec<&'a str>,
+    /// Selection sets open, fragments' included.
+    level: usize,
 }
 
 impl<'a> Walk<'a> {
     fn set(&mut self, set: &'a SelectionSet, ty: Option<&str>) -> ApiResult<Sum> {
+        self.level += 1;
+        let sum = match self.level > MAX_NESTING {
+            true => Err(too_deep()),
+            false => self.set_within(set, ty),
+        };
+        self.level -= 1;
+        sum
+    }
+
+    fn set_within(&mut self, set: &'a SelectionSet, ty: Option<&str>) -> ApiResult<Sum> {
         let mut sum = Sum::default();
         for item in &set.items {
             match &item.node {

@@ -260,7 +260,8 @@ pub fn code_engine_errors(response: &mut async_graphql::Response) {
             ApiError::ValidationFailed(message)
         } else if message.starts_with("Invalid value for argument")
             || message.starts_with("Failed to parse")
-            // A nullable variable not sent, used where a value is required.
+            // A variable sent as null where a value is required: since
+            // `variables::check_usages`, only one whose default stands in.
             || message.starts_with("Expected input type")
         {
             ApiError::BadUserInput(message)

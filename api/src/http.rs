@@ -221,6 +221,12 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
     if over_get && op.ty != OperationType::Query {
         return Err(ApiError::MethodNotAllowed);
     }
+    if op.ty == OperationType::Mutation {
+        if let Some(key) = order::repeated_root_key(doc, op.def) {
+            let message = format!("the mutation asks for `{key}` twice: give each write an alias of its own");
+            return refuse(ApiError::ValidationFailed(message), ServerError::new(String::new(), None));
+        }
+    }
     let name_of_op = op.name.map(str::to_owned);
     // A cached document ran once without a request error, so its variables'
     // usages were found to fit then; with one operation, they still do.

@@ -191,7 +191,9 @@ impl<M: ObjectType> ContainerType for Serially<M> {
             Ok(_) => {}
             Err(error) => {
                 let mut error = error.clone();
-                error.path = vec![PathSegment::Field(key.to_owned())];
+                if error.path.is_empty() {
+                    error.path = vec![PathSegment::Field(key.to_owned())];
+                }
                 run.settle(key, None, &[error]);
             }
         }
@@ -214,6 +216,41 @@ impl<M: ObjectType> OutputType for Serially<M> {
 }
 
 impl<M: ObjectType> ObjectType for Serially<M> {}
+
+/// A response key a mutation asks for twice at its root (fragments
+/// expanded), or a fragment it spreads there twice. The spec runs each
+/// key once (6.3.2, with the selections merged); async-graphql 7 runs the
+/// field once for each time it is written, so `mutation { createPost(..)
+/// { id } createPost(..) { body } }` wrote two posts and answered one. The
+/// HTTP layer refuses such a mutation (skipped or not): each write needs a
+/// key of its own.
+pub fn repeated_root_key<'d>(doc: &'d ExecutableDocument, op: &'d OperationDefinition) -> Option<String> {
+    let (mut keys, mut spread) = (HashSet::new(), HashSet::new());
+    let mut sets = vec![&op.selection_set.node];
+    while let Some(set) = sets.pop() {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    let key = field.node.response_key().node.as_str();
+                    if key != "__typename" && !keys.insert(key) {
+                        return Some(key.to_owned());
+                    }
+                }
+                Selection::FragmentSpread(s) => {
+                    let name = &s.node.fragment_name.node;
+                    if !spread.insert(name) {
+                        return Some(format!("...{name}"));
+                    }
+                    if let Some(fragment) = doc.fragments.get(name) {
+                        sets.push(&fragment.node.selection_set.node);
+                    }
+                }
+                Selection::InlineFragment(inline) => sets.push(&inline.node.selection_set.node),
+            }
+        }
+    }
+    None
+}
 
 /// One response key of an object: where it stands, and what is asked of
 /// its value (every selection set of the fields merged under that key).
@@ -316,8 +353,11 @@ impl<'a> Walk<'a> {
                     (ty, sets, levels, depth) = (returns, entry.sets, field, 0);
                     nullable.push(levels.first().copied().unwrap_or(true));
                     value = object.get(key.as_str());
-                    if value.is_none() && i + 1 < path.len() {
-                        return;
+                    if value.is_none() {
+                        // Left out by the engine: failed here, whatever
+                        // the path names below (a list's item error is
+                        // its list's).
+                        break;
                     }
                 }
                 (Some(Ok(Value::List(items))), PathSegment::Index(n)) => {

@@ -20,7 +20,7 @@ use async_graphql::parser::types::{
 use async_graphql::{Name, Pos, Positioned, ServerError, Variables};
 use async_graphql_value::{ConstValue, Value};
 
-use crate::budget::Shape;
+use crate::budget::{too_deep, Shape, MAX_NESTING};
 use crate::error::ApiError;
 
 /// The most errors a request is told of (graphql-js's cap).
@@ -73,7 +73,8 @@ pub fn check_usages(shape: &Shape, doc: &ExecutableDocument, op: &OperationDefin
     }
     // By name: a document may declare thousands.
     let defined = op.variable_definitions.iter().map(|d| (&d.node.name.node, &d.node)).collect();
-    let mut walk = Usages { shape, doc, defined, spread: HashSet::new(), errors: Vec::new() };
+    let mut walk =
+        Usages { shape, doc, defined, spread: HashSet::new(), errors: Vec::new(), level: 0, too_deep: false };
     walk.selection_set(&op.selection_set.node, shape.root(op.ty));
     if walk.errors.is_empty() {
         Ok(())
@@ -88,10 +89,29 @@ struct Usages<'a> {
     defined: HashMap<&'a Name, &'a VariableDefinition>,
     spread: HashSet<&'a Name>,
     errors: Vec<ServerError>,
+    /// Selection sets open, fragments' included ([`MAX_NESTING`]).
+    level: usize,
+    too_deep: bool,
 }
 
 impl<'a> Usages<'a> {
     fn selection_set(&mut self, set: &'a SelectionSet, ty: &str) {
+        if self.level == MAX_NESTING {
+            // Told once; the walk goes no deeper anywhere.
+            if !self.too_deep {
+                let mut err = ServerError::new(String::new(), None);
+                too_deep().replace(&mut err);
+                self.errors.push(err);
+                self.too_deep = true;
+            }
+            return;
+        }
+        self.level += 1;
+        self.selection_set_within(set, ty);
+        self.level -= 1;
+    }
+
+    fn selection_set_within(&mut self, set: &'a SelectionSet, ty: &str) {
         for selection in &set.items {
             match &selection.node {
                 Selection::Field(field) => {

@@ -144,3 +144,26 @@ async fn a_parse_error_does_not_echo_the_document() {
     assert_eq!(code(&body), "GRAPHQL_PARSE_FAILED");
     app.assert_alive().await;
 }
+
+/// A chain of fragments, each spreading the next, is refused before any
+/// walk of it recurses that deep: 5,000 links (190 KB, under the body
+/// limit) overflowed a worker's stack and aborted the server.
+#[tokio::test]
+async fn a_long_chain_of_fragments_is_refused_not_a_crash() {
+    let app = spawn_app().await;
+    let mut query = String::from("query($u: String!) { ...F0 }");
+    for i in 0..5_000 {
+        query.push_str(&format!(" fragment F{i} on Query {{ ...F{} }}", i + 1));
+    }
+    query.push_str(" fragment F5000 on Query { user(username: $u) { id } }");
+    let (status, _, body) = app.post_raw(None, &json!({ "query": query, "variables": { "u": "x" } })).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("nest deeper"), "{body}");
+    // Without variables (the measure's walk, not the usages').
+    let query = query.replace("query($u: String!)", "query").replace("username: $u", "username: \"x\"");
+    let (status, _, body) = app.post_raw(None, &json!({ "query": query })).await;
+    assert_eq!(status, 200);
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("nest deeper"), "{body}");
+    app.assert_alive().await;
+}

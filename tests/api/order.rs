@@ -278,6 +278,19 @@ async fn a_mutation_stops_at_the_first_field_whose_failure_nulls_data() {
     assert_eq!(body["errors"][0]["path"], json!(["a", "author", "posts"]), "{body}");
     assert_eq!(posts_of(&app, &alice).await, 1);
 
+    // A key asked twice would run twice (the engine's way, not the spec's):
+    // refused, nothing written.
+    for query in [
+        r#"mutation { createPost(input: { body: "x" }) { id } createPost(input: { body: "x" }) { body } }"#,
+        r#"mutation { ...W ...W } fragment W on Mutation { p: createPost(input: { body: "x" }) { id } }"#,
+        r#"mutation { p: createPost(input: { body: "x" }) { id } ... on Mutation { p: createPost(input: { body: "x" }) { id } } }"#,
+    ] {
+        let (_, _, body) = app.post_raw(Some(&alice), &json!({ "query": query })).await;
+        assert!(body.get("data").is_none(), "{query}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{query}: {body}");
+    }
+    assert_eq!(posts_of(&app, &alice).await, 1);
+
     // Fields that succeed do not stop the rest: all run, in order.
     let data = app
         .ok(
