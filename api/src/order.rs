@@ -67,13 +67,21 @@ impl Asked {
     /// the field cannot be (6.4.4); then every object in the order asked.
     pub fn shape(&self, shape: &Shape, response: &mut async_graphql::Response) {
         let Some(op) = self.operation() else { return };
+        self.null_errored(shape, &mut response.data, &response.errors);
         let walk = Walk { shape, asked: self };
-        let root = shape.root(op.ty);
+        walk.values(vec![&mut response.data], &[&op.selection_set.node], shape.root(op.ty));
+    }
+
+    /// Puts null in `data` where each of `errors` says (6.4.4; see
+    /// [`Walk::null_errored`]).
+    fn null_errored(&self, shape: &Shape, data: &mut Value, errors: &[ServerError]) {
+        let Some(op) = self.operation() else { return };
+        let walk = Walk { shape, asked: self };
+        let root = (&op.selection_set.node, shape.root(op.ty));
         let mut nulled = HashSet::new();
-        for error in response.errors.iter().filter(|e| !e.path.is_empty()) {
-            walk.null_errored(&mut response.data, &error.path, (&op.selection_set.node, root), &mut nulled);
+        for error in errors.iter().filter(|e| !e.path.is_empty()) {
+            walk.null_errored(data, &error.path, root, &mut nulled);
         }
-        walk.values(vec![&mut response.data], &[&op.selection_set.node], root);
     }
 
     /// Whether `errors`, raised under the root field answered under `key`,
@@ -81,17 +89,12 @@ impl Asked {
     /// `None` when it failed itself. Worked out on a copy holding only
     /// that field, so it costs nothing while no error is raised.
     fn nulls_data(&self, shape: &Shape, key: &str, value: Option<&Value>, errors: &[ServerError]) -> bool {
-        let Some(op) = self.operation() else { return false };
-        let walk = Walk { shape, asked: self };
         let mut data = IndexMap::new();
         if let Some(value) = value {
             data.insert(Name::new(key), value.clone());
         }
         let mut data = Value::Object(data);
-        let mut nulled = HashSet::new();
-        for error in errors {
-            walk.null_errored(&mut data, &error.path, (&op.selection_set.node, shape.root(op.ty)), &mut nulled);
-        }
+        self.null_errored(shape, &mut data, errors);
         data == Value::Null
     }
 
