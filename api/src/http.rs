@@ -248,7 +248,11 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
         Ok(cost) => {
             // The engine consumes the request's copy of the document.
             let doc = resolved.cached.unwrap_or_else(|| Arc::new(doc.clone()));
-            let asked = Arc::new(order::Asked::new(doc.clone(), name, &variables));
+            let mut asked = order::Asked::new(doc.clone(), name, &variables);
+            if let Some(filled) = asked.fill(&limits.shape) {
+                req.set_parsed_query(filled);
+            }
+            let asked = Arc::new(asked);
             req.variables = variables;
             let keep = resolved.keep.and_then(|hash| state.documents.to_keep(hash, &req, &doc));
             let label = crate::observe::operation_label(name_of_op.as_deref());

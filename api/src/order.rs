@@ -21,12 +21,16 @@
 //! selection sets merged, computed once), and an object already in order
 //! is only read. Each error walks its own path once.
 //!
-//! Not mended: an object whose fields are all skipped (`@skip`,
-//! `@include`) below the root is null where the spec says `{}`; null
-//! cannot be told from a resolver's own null there.
+//! - an object none of whose fields apply (all skipped by `@skip` or
+//!   `@include`, or asked only in fragments on other types) is `{}`, not
+//!   null (spec 6.3, CollectFields). The engine answered null, which a
+//!   client cannot tell from a resolver's own null (`viewer` signed out),
+//!   and which broke non-null types (`nodes: [Post!]!` came back `[null,
+//!   null]`). Such selection sets get a `__typename` under [`FILLER`] for
+//!   the engine to answer ([`Asked::fill`]); shaping takes it out again.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -37,12 +41,16 @@ use async_graphql::parser::types::{
 };
 use async_graphql::registry::Registry;
 use async_graphql::{
-    ContainerType, Context, ContextSelectionSet, Name, ObjectType, OutputType, PathSegment, Positioned, ServerError,
-    ServerResult, Value, Variables,
+    ContainerType, Context, ContextSelectionSet, Name, ObjectType, OutputType, PathSegment, Pos, Positioned,
+    ServerError, ServerResult, Value, Variables,
 };
 use async_graphql_value::ConstValue;
 
 use crate::budget::Shape;
+
+/// The response key of the `__typename` added where a selection set could
+/// leave an object with no field ([`Asked::fill`]); never in an answer.
+pub const FILLER: &str = "__fgType";
 
 /// What shaping an answer needs of its request, taken before it runs (the
 /// engine consumes the request).
@@ -51,6 +59,8 @@ pub struct Asked {
     operation: Option<String>,
     /// The Boolean variables, for `@skip` and `@include`.
     booleans: Vec<(Name, bool)>,
+    /// The engine runs a copy of `doc` with [`FILLER`]s in it.
+    filled: bool,
 }
 
 impl Asked {
@@ -59,7 +69,52 @@ impl Asked {
             variables
                 .iter()
                 .filter_map(|(k, v)| if let ConstValue::Boolean(b) = v { Some((k.clone(), *b)) } else { None });
-        Asked { doc, operation, booleans: booleans.collect() }
+        Asked { doc, operation, booleans: booleans.collect(), filled: false }
+    }
+
+    /// The document for the engine to run in `doc`'s place when an object
+    /// it asks for could come back with no field: each selection set that
+    /// could (under this request's `@skip` and `@include`, and for every
+    /// type the field may answer) gets `FILLER: __typename`, so the engine
+    /// answers an object (it answers null for one with no field) and says
+    /// its type. `None`, nothing copied, when no set could, as in nearly
+    /// every request; also when the document uses `FILLER` itself. Runs
+    /// after `budget::measure` (no fragment cycles, bounded nesting).
+    pub fn fill(&mut self, shape: &Shape) -> Option<ExecutableDocument> {
+        let op = self.operation()?;
+        let mut find = Fill { shape, asked: self, sure: HashMap::new(), sets: HashSet::new(), taken: false };
+        find.set(&op.selection_set.node, shape.root(op.ty));
+        for fragment in self.doc.fragments.values() {
+            find.set(&fragment.node.selection_set.node, fragment.node.type_condition.node.on.node.as_str());
+        }
+        let Fill { sets, taken, .. } = find;
+        if sets.is_empty() || taken {
+            return None;
+        }
+        let mut doc = ExecutableDocument::clone(&self.doc);
+        let mut add = |set: &mut Positioned<SelectionSet>| {
+            if sets.contains(&set.pos) {
+                let field = Field {
+                    alias: Some(Positioned::new(Name::new(FILLER), set.pos)),
+                    name: Positioned::new(Name::new("__typename"), set.pos),
+                    arguments: Vec::new(),
+                    directives: Vec::new(),
+                    selection_set: Positioned::new(SelectionSet::default(), set.pos),
+                };
+                set.node.items.push(Positioned::new(Selection::Field(Positioned::new(field, set.pos)), set.pos));
+            }
+        };
+        match &mut doc.operations {
+            DocumentOperations::Single(op) => each_set(&mut op.node.selection_set, &mut add),
+            DocumentOperations::Multiple(ops) => {
+                ops.values_mut().for_each(|op| each_set(&mut op.node.selection_set, &mut add))
+            }
+        }
+        for fragment in doc.fragments.values_mut() {
+            each_set(&mut fragment.node.selection_set, &mut add);
+        }
+        self.filled = true;
+        Some(doc)
     }
 
     /// Shapes an answer as the spec does: each errored field null in its
@@ -386,6 +441,9 @@ impl<'a> Walk<'a> {
         let width = |e: &Entry| if e.sets.is_empty() { 0 } else { objects.len() };
         let mut children: Vec<Vec<&mut Value>> = plan.iter().map(|e| Vec::with_capacity(width(e))).collect();
         for object in objects {
+            if self.asked.filled {
+                object.shift_remove(FILLER);
+            }
             if !in_order(object, plan) {
                 // Rebuilt in the plan's order (keys not in it last): one
                 // lookup a key.
@@ -475,6 +533,109 @@ impl<'a> Walk<'a> {
     }
 }
 
+/// Finds the selection sets that could leave an object with no field
+/// ([`Asked::fill`]), by where each starts in the document.
+struct Fill<'a> {
+    shape: &'a Shape,
+    asked: &'a Asked,
+    /// Whether a fragment, on objects of a type, always gives a field.
+    sure: HashMap<(&'a str, &'a str), bool>,
+    sets: HashSet<Pos>,
+    /// The document has a response key `FILLER` of its own.
+    taken: bool,
+}
+
+impl<'a> Fill<'a> {
+    /// Visits the fields of `set`, on objects of type `ty`, and the
+    /// selection sets below them (fragment spreads' are visited on their
+    /// own, once).
+    fn set(&mut self, set: &'a SelectionSet, ty: &'a str) {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    self.taken |= field.response_key().node == FILLER;
+                    let sub = &field.selection_set;
+                    let Some(returns) = self.shape.returns(ty, field.name.node.as_str()) else { continue };
+                    if sub.node.items.is_empty() || self.shape.possible(returns).is_empty() {
+                        continue;
+                    }
+                    if !self.surely(&sub.node, returns) {
+                        self.sets.insert(sub.pos);
+                    }
+                    self.set(&sub.node, returns);
+                }
+                Selection::InlineFragment(inline) => {
+                    let on = inline.node.type_condition.as_ref().map_or(ty, |c| c.node.on.node.as_str());
+                    self.set(&inline.node.selection_set.node, on);
+                }
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+
+    /// Whether `set` gives at least one field for every object type `ty`
+    /// may be (a field of its own not skipped, or a fragment not skipped
+    /// that applies to all of them and surely gives one).
+    fn surely(&mut self, set: &'a SelectionSet, ty: &'a str) -> bool {
+        set.items.iter().any(|item| {
+            if self.asked.skipped(item.node.directives()) {
+                return false;
+            }
+            match &item.node {
+                Selection::Field(_) => true,
+                Selection::InlineFragment(inline) => {
+                    let on = inline.node.type_condition.as_ref().map(|c| c.node.on.node.as_str());
+                    on.is_none_or(|on| self.covers(on, ty)) && self.surely(&inline.node.selection_set.node, ty)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let Some((name, fragment)) =
+                        self.asked.doc.fragments.get_key_value(spread.node.fragment_name.node.as_str())
+                    else {
+                        return false;
+                    };
+                    let key = (name.as_str(), ty);
+                    if let Some(sure) = self.sure.get(&key) {
+                        return *sure;
+                    }
+                    // A cycle was refused before; false while it is worked out.
+                    self.sure.insert(key, false);
+                    let on = fragment.node.type_condition.node.on.node.as_str();
+                    let sure = self.covers(on, ty) && self.surely(&fragment.node.selection_set.node, ty);
+                    self.sure.insert(key, sure);
+                    sure
+                }
+            }
+        })
+    }
+
+    /// Whether a fragment on `on` applies to every object type of `ty`.
+    fn covers(&self, on: &str, ty: &str) -> bool {
+        on == ty || {
+            let of_on = self.shape.possible(on);
+            self.shape.possible(ty).iter().all(|t| of_on.contains(t))
+        }
+    }
+}
+
+/// Calls `f` on every selection set of a field below `set`, inline
+/// fragments' included.
+fn each_set(set: &mut Positioned<SelectionSet>, f: &mut impl FnMut(&mut Positioned<SelectionSet>)) {
+    for item in &mut set.node.items {
+        match &mut item.node {
+            Selection::Field(field) => {
+                let sub = &mut field.node.selection_set;
+                if !sub.node.items.is_empty() {
+                    f(sub);
+                    each_set(sub, f);
+                }
+            }
+            Selection::InlineFragment(inline) => each_set(&mut inline.node.selection_set, f),
+            Selection::FragmentSpread(_) => {}
+        }
+    }
+}
+
 /// Which of `possible` (an interface's or union's object types, with
 /// their `plans`) an object is: the answer does not say unless it asked
 /// for `__typename`. A type fits when its plan holds all of the object's
@@ -482,6 +643,9 @@ impl<'a> Walk<'a> {
 /// the first the object is already in order for (the engine writes fields
 /// that do not wait in order), else the first.
 fn pick(object: &IndexMap<Name, Value>, possible: &[String], plans: &[Vec<Entry>]) -> Option<usize> {
+    if let Some(Value::String(ty)) = object.get(FILLER) {
+        return possible.iter().position(|p| p == ty);
+    }
     let fits = |(ty, plan): &(&String, &Vec<Entry>)| {
         object.keys().all(|k| plan.iter().any(|e| same(e.key, k)))
             && plan.iter().filter(|e| e.field == "__typename").all(|e| match object.get(e.key) {

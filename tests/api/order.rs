@@ -123,6 +123,64 @@ async fn skip_and_include_read_a_variables_default() {
     assert_eq!(data, json!({}));
 }
 
+/// An object none of whose fields apply is `{}` (spec 6.3: CollectFields
+/// gives nothing, the object is still there), and null stays for what a
+/// resolver answered null. The engine answered null for both, and broke
+/// non-null list items.
+#[tokio::test]
+async fn an_object_with_every_field_left_out_is_empty_not_null() {
+    let app = spawn_app().await;
+    let (alice, alice_id) = app.sign_up("alice").await;
+    let post = app.post(&alice, "one").await;
+    app.post(&alice, "two").await;
+
+    // All skipped, by a literal, a variable, a directive on a fragment.
+    let query = "query($s: Boolean!) {
+        user(username: \"alice\") { username @skip(if: true) }
+        gone: user(username: \"nobody\") { username @skip(if: true) }
+        viewer { ...V @skip(if: $s) ... @include(if: false) { id } }
+        posts: user(username: \"alice\") { posts(first: 2) { nodes { body @skip(if: $s) } } }
+    }
+    fragment V on User { username }";
+    let data = app.ok(Some(&alice), query, json!({ "s": true })).await;
+    assert_eq!(
+        data,
+        json!({ "user": {}, "gone": null, "viewer": {}, "posts": { "posts": { "nodes": [{}, {}] } } }),
+        "nodes are [Post!]!: null items broke the schema"
+    );
+    // The same document with the fields let through (one cached copy).
+    let data = app.ok(Some(&alice), query, json!({ "s": false })).await;
+    assert_eq!(data["viewer"], json!({ "username": "alice" }));
+    assert_eq!(data["posts"]["posts"]["nodes"], json!([{ "body": "two" }, { "body": "one" }]));
+
+    // Fragments on other types only: a user asked as a post is `{}`; the
+    // type of an interface's object is read right whichever matches.
+    let query = "query($u: ID!, $p: ID!) {
+        asPost: node(id: $u) { ... on Post { body } }
+        spread: node(id: $u) { ...P }
+        user: node(id: $u) { ... on Post { body } ... on User { username } }
+        post: node(id: $p) { ... on User { username } ... on Post { body } }
+        named: node(id: $p) { __typename ... on User { username } }
+    }
+    fragment P on Post { body }";
+    let ordered = answer(&app, &alice, query, json!({ "u": alice_id, "p": post })).await;
+    let data: Value = serde_json::to_value(&ordered).unwrap();
+    assert_eq!(
+        data["data"],
+        json!({
+            "asPost": {}, "spread": {}, "user": { "username": "alice" },
+            "post": { "body": "one" }, "named": { "__typename": "Post" },
+        })
+    );
+    assert_eq!(keys(at(&ordered, &["data"])), ["asPost", "spread", "user", "post", "named"]);
+    assert!(!ordered.to_string().contains(order_filler()), "the filler leaked: {ordered}");
+}
+
+/// The response key the server adds to fill an empty selection set.
+fn order_filler() -> &'static str {
+    "__fgType"
+}
+
 /// The engine left an errored field's key out and nulled no parent; the
 /// spec (6.4.4) puts null at the field, or at its nearest nullable parent
 /// when the field cannot be null, or makes `data` null.
