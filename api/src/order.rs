@@ -556,8 +556,12 @@ impl<'a> Fill<'a> {
                     let field = &field.node;
                     self.taken |= field.response_key().node == FILLER;
                     let sub = &field.selection_set;
+                    if sub.node.items.is_empty() {
+                        // A leaf: no lookup.
+                        continue;
+                    }
                     let Some(returns) = self.shape.returns(ty, field.name.node.as_str()) else { continue };
-                    if sub.node.items.is_empty() || self.shape.possible(returns).is_empty() {
+                    if self.shape.possible(returns).is_empty() {
                         continue;
                     }
                     if !self.surely(&sub.node, returns) {
