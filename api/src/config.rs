@@ -145,6 +145,18 @@ pub struct Config {
     #[arg(long, env = "FEED_TIMELINE_CAP", default_value_t = store::timeline::DEFAULT_CAP, global = true)]
     pub feed_timeline_cap: i64,
 
+    /// Seconds a timeline may go unread before it is dropped (and its
+    /// viewer's next read builds it again); default 14 days. Posts are not
+    /// copied to a dropped timeline, so accounts that stopped reading cost
+    /// their followees' posts nothing.
+    #[arg(long, env = "FEED_TIMELINE_IDLE_SECS", default_value_t = 14 * 24 * 60 * 60, global = true)]
+    pub feed_timeline_idle_secs: u64,
+
+    /// The pause between rounds of the trimmer (not a flag: tests set it
+    /// small to run many).
+    #[arg(skip = Duration::from_secs(1))]
+    pub timeline_trim_every: Duration,
+
     /// Followers a popular author's post is copied to per transaction in
     /// the background (not a flag: tests set it small to run many).
     #[arg(skip = store::timeline::DEFAULT_DELIVERY_BATCH)]

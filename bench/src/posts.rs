@@ -20,7 +20,7 @@ pub async fn run(target: &Target, requests: usize) -> Result<(), String> {
     let size = target.size;
     let (url, db) = dataset_db(size, Db::Postgres, &target.postgres_url, false).await?;
     db.execute_unprepared(
-        "INSERT INTO timelines (viewer_id, ready, floor_at) SELECT id, TRUE, now() FROM users ON CONFLICT DO NOTHING",
+        "INSERT INTO timelines (viewer_id, ready, floor_at, read_at) SELECT id, TRUE, now(), now() FROM users ON CONFLICT DO NOTHING",
     )
     .await
     .map_err(|e| e.to_string())?;

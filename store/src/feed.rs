@@ -100,11 +100,23 @@ pub struct FeedItem {
     pub author: user::Model,
 }
 
-/// A page of the feed, and whether the viewer has no timeline built (the
-/// caller may then [`build`](crate::timeline::build) one, off the request).
+/// A page of the feed, and what the read saw of the viewer's timeline.
 pub struct Read {
     pub page: Page<FeedItem>,
-    pub unbuilt: bool,
+    pub timeline: Seen,
+}
+
+/// What a feed read saw of the viewer's timeline: the caller may
+/// [`build`](crate::timeline::build) a missing one, or
+/// [`renew`](crate::timeline::renew) one read long ago, off the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    /// Timelines are not read (`FeedPlan::timelines` off).
+    NotAsked,
+    /// The viewer has no ready timeline.
+    Missing,
+    /// A ready timeline, last read then (`None`: not known).
+    ReadAt(Option<DateTime<Utc>>),
 }
 
 /// The viewer's home feed; `following` is their following count (it picks
@@ -119,13 +131,14 @@ pub async fn read(
     page: &PageRequest,
 ) -> StoreResult<Read> {
     let backend = db.get_database_backend();
-    let mut unbuilt = false;
+    let mut timeline = Seen::NotAsked;
     if plan.timelines {
         let rows = db.query_all_raw(timeline_stmt(backend, viewer, page)).await?;
         match rows.first() {
-            None => unbuilt = true,
+            None => timeline = Seen::Missing,
             Some(first) => {
                 let floor: DateTime<Utc> = first.try_get("", "floor_at")?;
+                timeline = Seen::ReadAt(first.try_get("", "read_at")?);
                 let mut kept = Vec::with_capacity(rows.len());
                 for row in rows {
                     if row.try_get::<Option<PostId>>("", "post_id")?.is_some() {
@@ -133,12 +146,12 @@ pub async fn read(
                     }
                 }
                 if timeline_is_exact(floor, kept.len(), page) {
-                    return Ok(Read { page: page.into_page(items(kept, page)?), unbuilt });
+                    return Ok(Read { page: page.into_page(items(kept, page)?), timeline });
                 }
             }
         }
     }
-    Ok(Read { page: read_live(db, viewer, following, plan, page).await?, unbuilt })
+    Ok(Read { page: read_live(db, viewer, following, plan, page).await?, timeline })
 }
 
 /// Whether `rows` read from a timeline whose floor is `floor` (every
@@ -283,10 +296,10 @@ pub async fn count_newer(
     plan: FeedPlan,
     since: crate::Cursor,
     cap: u64,
-) -> StoreResult<(u64, bool)> {
+) -> StoreResult<(u64, Seen)> {
     let page = PageRequest::last(cap).before(Some(since));
     let read = read(db, viewer, following, plan, &page).await?;
-    Ok((read.page.items.len() as u64, read.unbuilt))
+    Ok((read.page.items.len() as u64, read.timeline))
 }
 
 /// The timeline read: the viewer's timeline entries (of posts not
@@ -294,7 +307,7 @@ pub async fn count_newer(
 /// accounts they follow and show,
 /// each cut at the timeline's floor and merged (UNION: a queued post may
 /// be copied already); bodies and authors fetched for the page's rows
-/// only. Every row carries the floor (`floor_at`); a row with no post
+/// only. Every row carries the floor (`floor_at`) and `read_at`; a row with no post
 /// stands for an empty page; no row at all means the viewer has no ready
 /// timeline.
 pub fn timeline_stmt(backend: DbBackend, viewer: UserId, page: &PageRequest) -> Statement {
@@ -303,7 +316,7 @@ pub fn timeline_stmt(backend: DbBackend, viewer: UserId, page: &PageRequest) -> 
         sql.push(" AND created_at > (SELECT floor_at FROM timelines WHERE viewer_id = ").bind(viewer).push(")");
     };
     let mut sql = Sql::new(backend);
-    sql.push("SELECT t.floor_at AS floor_at, f.* FROM timelines t LEFT JOIN (");
+    sql.push("SELECT t.floor_at AS floor_at, t.read_at AS read_at, f.* FROM timelines t LEFT JOIN (");
     push_with_authors(&mut sql, "", |sql| {
         sql.push("SELECT k.id, p.user_id, p.body, k.created_at FROM (SELECT id, created_at FROM (");
         // A copy is skipped when its post was deleted, or its author is no

@@ -43,7 +43,7 @@ pub async fn create(
     let mut sql = Sql::new(backend);
     match queued {
         true => timeline::push_enqueue(&mut sql, author, post.id, post.created_at),
-        false => timeline::push_fan_out(&mut sql, author, post.id, post.created_at),
+        false => timeline::push_fan_out(&mut sql, author, post.id, post.created_at, None),
     }
     txn.execute_raw(sql.build()).await?;
     txn.commit().await?;

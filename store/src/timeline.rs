@@ -41,6 +41,14 @@
 //! start with an empty, complete timeline; for accounts without one
 //! (loaded in bulk, or from before this table) the first feed read serves
 //! the live read and asks for a [`build`].
+//!
+//! A timeline its viewer has not read for a while (`read_at`, renewed by
+//! [`renew`]) is dropped by [`trim`], and posts stop being copied to it;
+//! the viewer's next read is served live and builds it again. A write that
+//! copies into timelines on PostgreSQL locks the `timelines` rows it
+//! copies into (KEY SHARE, what its foreign key check takes anyway) in
+//! the statement that picks them: one dropped meanwhile is skipped, where
+//! the foreign key check would fail the write.
 
 use chrono::{DateTime, Utc};
 use entity::UserId;
@@ -87,20 +95,22 @@ pub fn no_floor() -> DateTime<Utc> {
 /// one yet).
 pub fn start_stmt(backend: DbBackend, viewer: UserId) -> Statement {
     let mut sql = Sql::new(backend);
-    sql.push("INSERT INTO timelines (viewer_id, ready, floor_at) VALUES (")
+    sql.push("INSERT INTO timelines (viewer_id, ready, floor_at, read_at) VALUES (")
         .bind(viewer)
         .push(", ")
         .bind(true)
         .push(", ")
         .bind(no_floor())
+        .push(", ")
+        .bind(crate::now())
         .push(")");
     sql.build()
 }
 
-/// Pushes the fan-out of a new post written in its transaction: one entry
-/// per follower who shows the author and has a timeline ([`deliver_batch`]
-/// adds a range of followers to it).
-pub fn push_fan_out(sql: &mut Sql, author: UserId, post: PostId, at: DateTime<Utc>) {
+/// Pushes the fan-out of a new post: one entry per follower who shows the
+/// author and has a timeline, of those with ids in `followers` when given
+/// ([`deliver_batch`] copies a range at a time).
+pub fn push_fan_out(sql: &mut Sql, author: UserId, post: PostId, at: DateTime<Utc>, followers: Option<(i64, i64)>) {
     sql.push("INSERT INTO timeline_entries (viewer_id, created_at, post_id, author_id) SELECT f.follower_id, ")
         .bind(at)
         .push(", ")
@@ -110,6 +120,20 @@ pub fn push_fan_out(sql: &mut Sql, author: UserId, post: PostId, at: DateTime<Ut
         .push(" FROM follows f JOIN timelines t ON t.viewer_id = f.follower_id WHERE f.followed_id = ")
         .bind(author)
         .push(" AND NOT f.hidden_from_feed");
+    if let Some((first, last)) = followers {
+        sql.push(" AND f.follower_id >= ").bind(first).push(" AND f.follower_id <= ").bind(last);
+    }
+    push_lock_timelines(sql);
+    sql.push(" ON CONFLICT DO NOTHING");
+}
+
+/// Pushes, on PostgreSQL, the lock of the `timelines` rows (`t`) a copy
+/// picks, so that a timeline dropped meanwhile is skipped (the module's
+/// doc says why).
+fn push_lock_timelines(sql: &mut Sql) {
+    if sql.backend() == DbBackend::Postgres {
+        sql.push(" FOR KEY SHARE OF t");
+    }
 }
 
 /// Pushes the queuing of a popular author's new post for [`deliver_batch`].
@@ -200,8 +224,9 @@ pub fn push_backfill_copy(sql: &mut Sql, viewer: UserId, authors: &[UserId], cap
             .push(" AND p.created_at > t.floor_at WHERE t.viewer_id = ")
             .bind(viewer)
             .push(" ORDER BY p.created_at DESC, p.id DESC LIMIT ")
-            .bind(cap)
-            .push(&format!(") b{i}"));
+            .bind(cap);
+        push_lock_timelines(sql);
+        sql.push(&format!(") b{i}"));
     }
     // `WHERE 1 = 1`: SQLite would read `ON CONFLICT` as a join's ON.
     sql.push(") x WHERE 1 = 1 ON CONFLICT DO NOTHING");
@@ -220,10 +245,12 @@ pub async fn build(db: &DatabaseConnection, viewer: UserId, cap: i64) -> StoreRe
     let postgres = backend == DbBackend::Postgres;
     let txn = begin_write(db).await?;
     let mut sql = Sql::new(backend);
-    sql.push("INSERT INTO timelines (viewer_id, ready, floor_at) SELECT id, ")
+    sql.push("INSERT INTO timelines (viewer_id, ready, floor_at, read_at) SELECT id, ")
         .bind(false)
         .push(", ")
         .bind(no_floor())
+        .push(", ")
+        .bind(crate::now())
         .push(" FROM users WHERE id = ")
         .bind(viewer)
         .push(" ON CONFLICT (viewer_id) DO NOTHING");
@@ -278,10 +305,27 @@ pub async fn build(db: &DatabaseConnection, viewer: UserId, cap: i64) -> StoreRe
     Ok(())
 }
 
-/// Trims the timelines of up to `batch` accounts with ids above `after`
-/// to their newest `cap` entries, raising each floor to match. Returns
-/// the last id looked at (start again from 0 when it is `None`).
-pub async fn trim(db: &DatabaseConnection, after: UserId, batch: i64, cap: i64) -> StoreResult<Option<UserId>> {
+/// Renews `viewer`'s `read_at` (they read their feed): their timeline is
+/// kept a while longer.
+pub async fn renew(db: &impl ConnectionTrait, viewer: UserId) -> StoreResult<()> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("UPDATE timelines SET read_at = ").bind(crate::now()).push(" WHERE viewer_id = ").bind(viewer);
+    db.execute_raw(sql.build()).await?;
+    Ok(())
+}
+
+/// Looks at the timelines of up to `batch` accounts with ids above
+/// `after`: drops those last read before `idle_since` (their entries go
+/// by cascade), and trims the rest to their newest `cap` entries, raising
+/// each floor to match. Returns the last id looked at (start again from 0
+/// when it is `None`).
+pub async fn trim(
+    db: &DatabaseConnection,
+    after: UserId,
+    batch: i64,
+    cap: i64,
+    idle_since: DateTime<Utc>,
+) -> StoreResult<Option<UserId>> {
     let backend = db.get_database_backend();
     let mut sql = Sql::new(backend);
     sql.push("SELECT MAX(viewer_id) AS last FROM (SELECT viewer_id FROM timelines WHERE viewer_id > ")
@@ -297,6 +341,14 @@ pub async fn trim(db: &DatabaseConnection, after: UserId, batch: i64, cap: i64) 
         return Ok(None);
     };
     let txn = begin_write(db).await?;
+    let mut sql = Sql::new(backend);
+    sql.push("DELETE FROM timelines WHERE viewer_id > ")
+        .bind(after)
+        .push(" AND viewer_id <= ")
+        .bind(last)
+        .push(" AND read_at < ")
+        .bind(idle_since);
+    txn.execute_raw(sql.build()).await?;
     let mut sql = Sql::new(backend);
     sql.push("UPDATE timelines SET floor_at = ");
     push_nth_newest(&mut sql, Newest::EntriesOfEach, cap);
@@ -362,9 +414,7 @@ pub async fn deliver_batch(db: &DatabaseConnection, batch: i64) -> StoreResult<b
     };
     if let Some(last) = last {
         let mut sql = Sql::new(backend);
-        push_fan_out(&mut sql, author, post, at);
-        sql.push(" AND f.follower_id >= ").bind(next).push(" AND f.follower_id <= ").bind(last);
-        sql.push(" ON CONFLICT DO NOTHING");
+        push_fan_out(&mut sql, author, post, at, Some((next, last)));
         txn.execute_raw(sql.build()).await?;
     }
     let mut sql = Sql::new(backend);
@@ -407,6 +457,7 @@ pub fn backfill_requesters_stmts(backend: DbBackend, account: UserId) -> [Statem
         .bind(APPROVE_ALL_BACKFILL)
         .push(") p ON p.created_at > t.floor_at WHERE t.");
     requesters(&mut copy);
+    push_lock_timelines(&mut copy);
     copy.push(" ON CONFLICT DO NOTHING");
     [floor.build(), copy.build()]
 }

@@ -2,6 +2,7 @@
 //! keyset stability, polling, deletion.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -17,7 +18,8 @@ use crate::helpers::{spawn_app, spawn_app_with, strings, TestApp};
 /// post of an author with a follower queued for the background (copied to
 /// 2 followers a transaction), so pages reach below its floor (and fall
 /// back to the live read) and posts are read from the queue while they are
-/// being copied.
+/// being copied; and timelines dropped as idle every few milliseconds, so
+/// that reads, builds, copies and drops race all through.
 macro_rules! each_feed_plan {
     ($scenario:ident) => {
         mod $scenario {
@@ -41,6 +43,10 @@ macro_rules! each_feed_plan {
             async fn timeline_capped_and_queued() {
                 super::$scenario(super::spawn_with_timelines(2, 1).await).await
             }
+            #[tokio::test]
+            async fn timeline_dropped_at_once() {
+                super::$scenario(super::spawn_dropping_timelines(std::time::Duration::ZERO).await).await
+            }
         }
     };
 }
@@ -59,6 +65,17 @@ async fn spawn_with_timelines(cap: i64, sync_fanout: i64) -> TestApp {
         c.feed_timeline_cap = cap;
         c.feed_sync_fanout = sync_fanout;
         c.feed_delivery_batch = 2;
+    })
+    .await
+}
+
+/// Timelines (synchronous copies, capped at 800) dropped once unread for
+/// `idle`, the trimmer running every 5 ms.
+async fn spawn_dropping_timelines(idle: Duration) -> TestApp {
+    spawn_app_with(|c| {
+        c.feed_timelines = true;
+        c.feed_timeline_idle_secs = idle.as_secs();
+        c.timeline_trim_every = Duration::from_millis(5);
     })
     .await
 }
@@ -531,4 +548,104 @@ async fn a_missing_timeline_is_built_after_the_first_read() {
     assert!(built, "the timeline was never built");
     app.post(&author, "p4").await;
     assert_eq!(feed_bodies(&app, &me).await, ["p4", "p3", "p2", "p1", "p0"]);
+}
+
+/// Whether `username` has a timeline.
+async fn has_timeline(app: &TestApp, username: &str) -> bool {
+    let sql = format!(
+        "SELECT COUNT(*) FROM timelines WHERE viewer_id = (SELECT id FROM users WHERE username = '{username}')"
+    );
+    app.scalar(&sql).await == 1
+}
+
+/// A timeline no one reads for the idle time is dropped, and posts are no
+/// longer copied to it; one read meanwhile is kept (each read renews it).
+/// The dropped one's viewer is read live on return, exactly, and their
+/// timeline is built again.
+#[tokio::test]
+async fn an_unread_timeline_is_dropped_and_built_again_on_return() {
+    let app = spawn_dropping_timelines(Duration::from_secs(1)).await;
+    let (me, author) = reader_following_writer(&app, 3).await;
+    let (idler, _) = app.sign_up("idler").await;
+    let writer = app.ok(None, "{ user(username: \"writer\") { id } }", json!({})).await["user"]["id"].clone();
+    app.follow(&idler, writer.as_str().unwrap()).await;
+    assert!(has_timeline(&app, "idler").await, "signUp starts a timeline");
+    let mut dropped = false;
+    for _ in 0..40 {
+        assert_eq!(feed_bodies(&app, &me).await, ["p2", "p1", "p0"]);
+        assert!(has_timeline(&app, "reader").await, "a timeline read every 100 ms is kept");
+        if !has_timeline(&app, "idler").await {
+            dropped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(dropped, "the unread timeline was dropped within 4 s");
+    app.post(&author, "p3").await;
+    let copies =
+        "SELECT COUNT(*) FROM timeline_entries WHERE viewer_id = (SELECT id FROM users WHERE username = 'idler')";
+    assert_eq!(app.scalar(copies).await, 0, "no copies for a dropped timeline");
+    let before = app.statements();
+    assert_eq!(feed_bodies(&app, &idler).await, ["p3", "p2", "p1", "p0"]);
+    let sql = app.statements_since(before).join("\n");
+    assert!(sql.contains("UNION ALL SELECT CAST("), "read live on return:\n{sql}");
+    let mut built = false;
+    for _ in 0..100 {
+        if app.scalar(copies).await == 4 {
+            built = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(built, "built again after the read");
+    assert_eq!(feed_bodies(&app, &idler).await, ["p3", "p2", "p1", "p0"]);
+}
+
+/// Posts, follows and builds racing timelines dropped under them: on
+/// PostgreSQL a copy into a timeline dropped meanwhile is skipped, where
+/// its foreign key check would fail the write.
+#[tokio::test]
+async fn writes_never_fail_on_a_timeline_dropped_under_them() {
+    let app = spawn_dropping_timelines(Duration::ZERO).await;
+    let (author, author_id) = app.sign_up("writer").await;
+    let mut readers = Vec::new();
+    for i in 0..6 {
+        let (token, _) = app.sign_up(&format!("reader{i}")).await;
+        app.follow(&token, &author_id).await;
+        readers.push(token);
+    }
+    let app = &app;
+    let posts = async {
+        for i in 0..60 {
+            app.ok(
+                Some(&author),
+                "mutation($b: String!) { createPost(input: { body: $b }) { id } }",
+                json!({ "b": format!("p{i}") }),
+            )
+            .await;
+        }
+    };
+    let follows = async {
+        for _ in 0..3 {
+            for token in &readers {
+                for m in ["unfollow", "follow"] {
+                    let query = format!("mutation($u: ID!) {{ {m}(userId: $u) {{ status }} }}");
+                    app.ok(Some(token), &query, json!({ "u": author_id })).await;
+                }
+            }
+        }
+    };
+    let reads = async {
+        for i in 0..60 {
+            feed(app, &readers[i % readers.len()], json!({ "first": 5 })).await;
+        }
+    };
+    tokio::join!(posts, follows, reads);
+    // Every follow ended where it began: every reader follows the author
+    // and sees all 60 posts, newest first.
+    for token in &readers {
+        let page = feed(app, token, json!({ "first": 100 })).await;
+        let want: Vec<String> = (0..60).rev().map(|i| format!("p{i}")).collect();
+        assert_eq!(strings(&page["edges"], "/node/body"), want);
+    }
 }

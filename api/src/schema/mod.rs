@@ -21,7 +21,8 @@ use async_graphql::{Context, EmptySubscription, Schema, SchemaBuilder};
 use store::feed::FeedPlan;
 use store::timeline::Delivery;
 
-use crate::timelines::Timelines;
+use crate::timelines::{Timelines, Upkeep};
+use std::time::Duration;
 use store::DatabaseConnection;
 
 use crate::auth::{GuardLimits, SignInGuard, Viewer};
@@ -57,7 +58,11 @@ pub fn build(db: DatabaseConnection, config: &Config) -> AppSchema {
                 cap: config.feed_timeline_cap.max(1),
                 batch: config.feed_delivery_batch.max(1),
             },
-            config.timeline_upkeep,
+            Upkeep {
+                maintain: config.timeline_upkeep,
+                trim_every: config.timeline_trim_every,
+                idle: Duration::from_secs(config.feed_timeline_idle_secs),
+            },
         ))
         .limit_depth(config.max_query_depth)
         .limit_complexity(config.max_query_complexity)

@@ -162,9 +162,7 @@ impl Query {
         let page = page_request(first, after.as_deref(), last, before.as_deref())?;
         let plan = *data::<FeedPlan>(ctx)?;
         let read = store::feed::read(db(ctx)?, me.id, me.following_count, plan, &page).await?;
-        if read.unbuilt {
-            data::<Arc<Timelines>>(ctx)?.build(me.id);
-        }
+        data::<Arc<Timelines>>(ctx)?.seen(me.id, read.timeline);
         let page = read.page;
         // The authors came with the posts: `author` needs no query.
         loaders(ctx)?.feed_many(page.items.iter().map(|i| (UserById(i.author.id), i.author.clone()))).await;
@@ -183,11 +181,9 @@ impl Query {
             return Err(ApiError::bad_input("`since` takes a feed cursor"));
         }
         let plan = *data::<FeedPlan>(ctx)?;
-        let (n, unbuilt) =
+        let (n, timeline) =
             store::feed::count_newer(db(ctx)?, me.id, me.following_count, plan, since, NEW_POSTS_CAP).await?;
-        if unbuilt {
-            data::<Arc<Timelines>>(ctx)?.build(me.id);
-        }
+        data::<Arc<Timelines>>(ctx)?.seen(me.id, timeline);
         Ok(n as i32)
     }
 
