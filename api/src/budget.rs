@@ -98,6 +98,8 @@ pub struct Shape {
     types: HashMap<String, TypeShape>,
     /// Each input object type's fields.
     inputs: HashMap<String, HashMap<String, InputShape>>,
+    /// Each enum type's values.
+    enums: HashMap<String, std::collections::HashSet<String>>,
     query: String,
     mutation: String,
 }
@@ -128,8 +130,13 @@ struct FieldShape {
 
 impl Shape {
     pub fn from_sdl(sdl: &str) -> Self {
-        let mut shape =
-            Shape { types: HashMap::new(), inputs: HashMap::new(), query: "Query".into(), mutation: "Mutation".into() };
+        let mut shape = Shape {
+            types: HashMap::new(),
+            inputs: HashMap::new(),
+            enums: HashMap::new(),
+            query: "Query".into(),
+            mutation: "Mutation".into(),
+        };
         let inputs = |values: &[Positioned<InputValueDefinition>]| {
             let shape =
                 |v: &InputValueDefinition| InputShape { ty: v.ty.node.clone(), default: v.default_value.is_some() };
@@ -164,6 +171,10 @@ impl Shape {
                         TypeKind::Union(u) => {
                             let members = u.members.iter().map(|m| m.node.to_string());
                             shape.types.entry(name).or_default().possible.extend(members);
+                            continue;
+                        }
+                        TypeKind::Enum(e) => {
+                            shape.enums.insert(name, e.values.iter().map(|v| v.node.value.node.to_string()).collect());
                             continue;
                         }
                         _ => continue,
@@ -219,6 +230,17 @@ impl Shape {
     /// it has a default.
     pub fn input_field(&self, input: &str, field: &str) -> Option<(&Type, bool)> {
         self.inputs.get(input)?.get(field).map(|f| (&f.ty, f.default))
+    }
+
+    /// Each field of input object type `input`: its name, type and whether
+    /// it has a default (`None`: not an input object type).
+    pub fn input_fields(&self, input: &str) -> Option<impl Iterator<Item = (&str, &Type, bool)>> {
+        Some(self.inputs.get(input)?.iter().map(|(name, f)| (name.as_str(), &f.ty, f.default)))
+    }
+
+    /// The values of enum type `ty` (`None`: not an enum type).
+    pub fn enum_values(&self, ty: &str) -> Option<&std::collections::HashSet<String>> {
+        self.enums.get(ty)
     }
 
     /// The object types a value of `ty` may be; empty for a scalar, an

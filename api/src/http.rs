@@ -54,12 +54,12 @@ use crate::documents::{self, Documents};
 use crate::error::{code_engine_errors, ApiError};
 use crate::loaders::{Loaders, UserById};
 use crate::order;
-use crate::schema::AppSchema;
+use crate::schema::Schemas;
 use crate::variables;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub schema: AppSchema,
+    pub schemas: Arc<Schemas>,
     pub db: DatabaseConnection,
     pub http: Arc<HttpLimits>,
     pub documents: Arc<Documents>,
@@ -180,6 +180,9 @@ struct Ready {
     keep: Option<(documents::Hash, documents::Parsed)>,
     /// What it asks for, to put the answer in that order.
     asked: Arc<order::Asked>,
+    /// Whether its document passed the engine's validation before (it
+    /// runs in the engine's fast mode: [`Schemas`]).
+    known: bool,
 }
 
 /// Resolves, parses and measures one request before anything runs: its
@@ -228,11 +231,13 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
         }
     }
     let name_of_op = op.name.map(str::to_owned);
-    // A cached document ran once without a request error, so its variables'
-    // usages were found to fit then; with one operation, they still do.
-    let seen = resolved.cached.is_some() && doc.operations.iter().nth(1).is_none();
-    let checked = variables::coerce(op.def, &mut variables).and_then(|()| match seen {
-        true => Ok(()),
+    // A cached document ran once without a request error, so it passed
+    // the engine's validation and its variables' usages were found to fit;
+    // with one operation, it still does, and only its variables' values
+    // are new.
+    let known = resolved.cached.is_some() && doc.operations.iter().nth(1).is_none();
+    let checked = variables::coerce(op.def, &mut variables).and_then(|()| match known {
+        true => variables::check_values(&limits.shape, op.def, &variables),
         false => variables::check_usages(&limits.shape, doc, op.def),
     });
     if let Err(errors) = checked {
@@ -256,7 +261,7 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
             req.variables = variables;
             let keep = resolved.keep.and_then(|hash| state.documents.to_keep(hash, &req, &doc));
             let label = crate::observe::operation_label(name_of_op.as_deref());
-            Ok(Checked::Run(Ready { req, cost, label, keep, asked }))
+            Ok(Checked::Run(Ready { req, cost, label, keep, asked, known }))
         }
         Err(error) => refuse(error, ServerError::new(String::new(), None)),
     }
@@ -293,6 +298,7 @@ async fn execute(
     addr: ClientAddr,
     req: async_graphql::Request,
     asked: &Arc<order::Asked>,
+    known: bool,
 ) -> async_graphql::Response {
     let loaders = Loaders::new(state.db.clone(), viewer.clone());
     if let Some(row) = viewer.signed_in().and_then(|me| me.row.as_ref()) {
@@ -304,7 +310,8 @@ async fn execute(
     if asked.is_mutation() {
         req = req.data(order::MutationRun::new(asked.clone(), state.http.shape.clone()));
     }
-    let mut response = state.schema.execute(req).await;
+    let schema = if known { &state.schemas.fast } else { &state.schemas.strict };
+    let mut response = schema.execute(req).await;
     if response.is_err() {
         code_engine_errors(&mut response);
     }
@@ -388,8 +395,8 @@ async fn run(
         let mut out = Vec::with_capacity(checked.len());
         for c in checked {
             out.push(match c {
-                Checked::Run(Ready { req, keep, asked, .. }) => {
-                    let response = execute(state, &viewer, addr, req, &asked).await;
+                Checked::Run(Ready { req, keep, asked, known, .. }) => {
+                    let response = execute(state, &viewer, addr, req, &asked, known).await;
                     if let Some(keep) = keep.filter(|_| !is_request_error(&response)) {
                         state.documents.keep(keep);
                     }

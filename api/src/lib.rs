@@ -61,9 +61,9 @@ pub async fn connect_and_migrate(config: &Config) -> Result<DatabaseConnection, 
 
 /// The whole HTTP application over `db`.
 pub fn app(db: DatabaseConnection, config: &Config) -> Router {
-    let schema = schema::build(db.clone(), config);
+    let schemas = schema::build(db.clone(), config);
     let http = http::HttpLimits {
-        shape: std::sync::Arc::new(budget::Shape::from_sdl(&schema.sdl())),
+        shape: std::sync::Arc::new(budget::Shape::from_sdl(&schemas.strict.sdl())),
         limits: config.limits(),
         max_batch: config.max_batch.max(1),
         max_body_bytes: config.max_body_bytes,
@@ -75,7 +75,7 @@ pub fn app(db: DatabaseConnection, config: &Config) -> Router {
     let sessions =
         auth::SessionCache::start(&config.database_url, &db, std::time::Duration::from_secs(config.session_cache_secs));
     let state = http::AppState {
-        schema,
+        schemas: std::sync::Arc::new(schemas),
         db,
         http: std::sync::Arc::new(http),
         documents: std::sync::Arc::new(documents),

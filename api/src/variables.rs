@@ -3,6 +3,10 @@
 //!
 //! - [`coerce`]: defaults filled in, and each required variable not sent
 //!   refused;
+//! - [`check_values`]: for a document the engine validated before, each
+//!   value fits its variable's type, the one part of the engine's
+//!   validation that depends on the request (such documents run in its
+//!   fast mode: `schema::Schemas`);
 //! - [`check_usages`]: a variable used only where its type fits (spec
 //!   5.8.5, "All Variable Usages Are Allowed"). The engine has the rule,
 //!   but its visitor chain never calls it: `VisitorCons` (validation/
@@ -10,7 +14,7 @@
 //!   rule listens on, so `query($u: String) { user(username: $u) { id } }`
 //!   passed validation and failed in the resolver when `$u` was null.
 //!
-//! Both answer GRAPHQL_VALIDATION_FAILED, a request error: nothing runs.
+//! Each answers GRAPHQL_VALIDATION_FAILED, a request error: nothing runs.
 
 use std::collections::{HashMap, HashSet};
 
@@ -61,6 +65,100 @@ pub fn coerce(op: &OperationDefinition, variables: &mut Variables) -> Result<(),
     } else {
         Err(missing)
     }
+}
+
+/// Refuses each variable whose value does not fit its declared type, as
+/// the engine's validation does for every argument a variable is used in
+/// (`ArgumentsOfCorrectType` with async-graphql 7.2.1's
+/// `is_valid_input_value`, mirrored here rule for rule, so that a document
+/// gives the same answer whether it is validated again or not): null only
+/// where the type may be null; a list, or a single value for a list type;
+/// Int an integer, Float a number, String a string, Boolean a boolean, ID
+/// a string or an integer; an enum one of its values; an input object its
+/// fields, each required one given, no other. Like the engine, it lets
+/// through any value for a custom scalar (`DateTime`: its resolver's
+/// parse refuses a bad one, BAD_USER_INPUT) and a value that is not an
+/// object for an input object (refused the same way).
+///
+/// Valid only after the document passed [`check_usages`] and the engine's
+/// validation once: a variable's type then fits every place it is used.
+pub fn check_values(shape: &Shape, op: &OperationDefinition, variables: &Variables) -> Result<(), Vec<ServerError>> {
+    let mut errors = Vec::new();
+    for def in &op.variable_definitions {
+        let name = &def.node.name.node;
+        let Some(value) = variables.get(name) else { continue };
+        let ty = &def.node.var_type.node;
+        if let Some(reason) = misfit(shape, ty, value) {
+            let message = format!("the variable `${name}` is not a valid `{ty}`: {reason}");
+            let mut err = ServerError::new(String::new(), Some(def.pos));
+            ApiError::ValidationFailed(message).replace(&mut err);
+            if errors.len() < MAX_ERRORS {
+                errors.push(err);
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// Why `value` is not a valid `ty`, or `None` when it is.
+fn misfit(shape: &Shape, ty: &Type, value: &ConstValue) -> Option<String> {
+    if let ConstValue::Null = value {
+        return (!ty.nullable).then(|| "expected a value, not null".to_owned());
+    }
+    let name = match &ty.base {
+        BaseType::List(item) => {
+            return match value {
+                ConstValue::List(items) => items
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, v)| misfit(shape, item, v).map(|reason| format!("item {i}: {reason}"))),
+                _ => misfit(shape, item, value),
+            };
+        }
+        BaseType::Named(name) => name.as_str(),
+    };
+    let fits = match name {
+        "Int" => matches!(value, ConstValue::Number(n) if n.is_i64()),
+        "Float" => matches!(value, ConstValue::Number(_)),
+        "String" => matches!(value, ConstValue::String(_)),
+        "Boolean" => matches!(value, ConstValue::Boolean(_)),
+        "ID" => matches!(value, ConstValue::String(_)) || matches!(value, ConstValue::Number(n) if n.is_i64()),
+        _ => {
+            if let Some(values) = shape.enum_values(name) {
+                let given = match value {
+                    ConstValue::Enum(v) => v.as_str(),
+                    ConstValue::String(v) => v.as_str(),
+                    _ => return Some(format!("expected a value of `{name}`")),
+                };
+                return (!values.contains(given)).then(|| format!("`{name}` has no value `{given}`"));
+            }
+            let (Some(fields), ConstValue::Object(object)) = (shape.input_fields(name), value) else {
+                return None;
+            };
+            for (field, ty, default) in fields {
+                match object.get(field) {
+                    Some(v) => {
+                        if let Some(reason) = misfit(shape, ty, v) {
+                            return Some(format!("field `{field}`: {reason}"));
+                        }
+                    }
+                    None if !ty.nullable && !default => {
+                        return Some(format!("field `{field}` of type `{ty}` is required but not given"));
+                    }
+                    None => {}
+                }
+            }
+            if let Some(unknown) = object.keys().find(|k| shape.input_field(name, k).is_none()) {
+                return Some(format!("`{name}` has no field `{unknown}`"));
+            }
+            true
+        }
+    };
+    (!fits).then(|| format!("expected a value of `{name}`"))
 }
 
 /// Refuses each use of a variable where its type does not fit: a nullable

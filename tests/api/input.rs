@@ -92,3 +92,49 @@ async fn ids_and_cursors_have_one_spelling() {
         assert_eq!(app.error_code(None, q, json!({ "c": other })).await, "BAD_USER_INPUT", "{other}");
     }
 }
+
+/// A document the server has run before skips the engine's validation
+/// (it cannot have changed), but its variables' values are checked as a
+/// new document's are: each bad value below is the same request error
+/// (no data, GRAPHQL_VALIDATION_FAILED) whether its document is new or
+/// known.
+#[tokio::test]
+async fn a_known_document_refuses_bad_variables_as_a_new_one_does() {
+    let app = spawn_app().await;
+    let (token, _) = app.sign_up("alice").await;
+    let (_, b) = app.sign_up("bobby").await;
+    let by_name = "query($n: String!) { user(username: $n) { id } }";
+    let list = "query($f: Int, $o: OrderDirection, $x: FollowFilter) { user(username: \"alice\") { followers(first: $f, order: $o, filter: $x) { edges { cursor } } } }";
+    let many = "mutation($us: [ID!]!) { followMany(userIds: $us) { status } }";
+    let cases = [
+        (by_name, json!({ "n": "a" }), json!({ "n": 5 })),
+        (by_name, json!({ "n": "a" }), json!({ "n": null })),
+        (list, json!({ "f": 2, "o": "ASC", "x": { "usernamePrefix": "b" } }), json!({ "f": 1.5 })),
+        (list, json!({ "f": 2 }), json!({ "f": "2" })),
+        (list, json!({ "o": "DESC" }), json!({ "o": "SIDEWAYS" })),
+        (list, json!({ "o": "DESC" }), json!({ "o": 3 })),
+        (list, json!({ "x": { "mutual": true } }), json!({ "x": { "nope": 1 } })),
+        (list, json!({ "x": { "mutual": true } }), json!({ "x": { "mutual": "yes" } })),
+        (list, json!({ "x": null }), json!({ "x": { "usernamePrefix": ["b"] } })),
+        (many, json!({ "us": [b] }), json!({ "us": [b, null] })),
+        (many, json!({ "us": b }), json!({ "us": [true] })),
+    ];
+    for (i, (query, good, bad)) in cases.into_iter().enumerate() {
+        // A new document: the same text with spaces no other case has.
+        let new = format!("{query}{}", " ".repeat(i + 1));
+        let send = |query: &str, variables: &serde_json::Value| {
+            let body = json!({ "query": query, "variables": variables });
+            let token = token.clone();
+            let app = &app;
+            async move { app.post_raw(Some(&token), &body).await.2 }
+        };
+        let fresh = send(&new, &bad).await;
+        let ran = send(query, &good).await;
+        assert!(ran.get("errors").is_none(), "{query} with {good}: {ran}");
+        let known = send(query, &bad).await;
+        for answer in [&fresh, &known] {
+            assert!(answer.get("data").is_none(), "{query} with {bad}: a request error: {answer}");
+            assert_eq!(answer["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{query} with {bad}: {answer}");
+        }
+    }
+}

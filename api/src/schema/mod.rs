@@ -17,7 +17,9 @@ mod query;
 mod relationship;
 mod user;
 
-use async_graphql::{Context, EmptySubscription, Schema, SchemaBuilder};
+use std::sync::Arc;
+
+use async_graphql::{Context, EmptySubscription, Schema, SchemaBuilder, ValidationMode};
 use store::feed::FeedPlan;
 use store::timeline::Delivery;
 
@@ -38,35 +40,56 @@ pub use query::Query;
 /// after one whose failure has nulled `data` ([`crate::order::Serially`]).
 pub type AppSchema = Schema<Query, Serially<Mutation>, EmptySubscription>;
 
-/// The schema with its limits and shared state. Per-request state (the
+/// The schema twice over the same shared state: `strict` validates every
+/// document with all of the engine's rules (two walks of the document);
+/// `fast` runs a document the server has seen pass them before, in the
+/// engine's fast mode (its limits still counted). A known document's
+/// validity cannot change, but for its variables' values, which
+/// `variables::check_values` checks instead (what `ArgumentsOfCorrectType`
+/// checks of them). The strict walks were 19% of the server's instructions
+/// on W1 (callgrind; docs/PERFORMANCE.md, "Known documents skip
+/// validation").
+pub struct Schemas {
+    pub strict: AppSchema,
+    pub fast: AppSchema,
+}
+
+/// The schemas with their limits and shared state. Per-request state (the
 /// viewer, the loaders) is attached to each request by the HTTP layer.
-pub fn build(db: DatabaseConnection, config: &Config) -> AppSchema {
-    builder()
-        .data(db.clone())
-        .data(SignInGuard::new(GuardLimits {
-            pair_max_failures: config.signin_max_failures,
-            address_max_failures: config.address_max_failures,
-            address_max_sign_ups: config.address_max_sign_ups,
-            window: std::time::Duration::from_secs(config.signin_window_secs),
-            sign_up_window: std::time::Duration::from_secs(config.sign_up_window_secs),
-        }))
-        .data(FeedPlan::new(config.feed_broad_following, config.feed_window, config.feed_timelines))
-        .data(Timelines::start(
-            db.clone(),
-            Delivery {
-                sync_limit: config.feed_sync_fanout,
-                cap: config.feed_timeline_cap.max(1),
-                batch: config.feed_delivery_batch.max(1),
-            },
-            Upkeep {
-                maintain: config.timeline_upkeep,
-                trim_every: config.timeline_trim_every,
-                idle: Duration::from_secs(config.feed_timeline_idle_secs),
-            },
-        ))
-        .limit_depth(config.max_query_depth)
-        .limit_complexity(config.max_query_complexity)
-        .finish()
+pub fn build(db: DatabaseConnection, config: &Config) -> Schemas {
+    let guard = Arc::new(SignInGuard::new(GuardLimits {
+        pair_max_failures: config.signin_max_failures,
+        address_max_failures: config.address_max_failures,
+        address_max_sign_ups: config.address_max_sign_ups,
+        window: std::time::Duration::from_secs(config.signin_window_secs),
+        sign_up_window: std::time::Duration::from_secs(config.sign_up_window_secs),
+    }));
+    let plan = FeedPlan::new(config.feed_broad_following, config.feed_window, config.feed_timelines);
+    let timelines = Timelines::start(
+        db.clone(),
+        Delivery {
+            sync_limit: config.feed_sync_fanout,
+            cap: config.feed_timeline_cap.max(1),
+            batch: config.feed_delivery_batch.max(1),
+        },
+        Upkeep {
+            maintain: config.timeline_upkeep,
+            trim_every: config.timeline_trim_every,
+            idle: Duration::from_secs(config.feed_timeline_idle_secs),
+        },
+    );
+    let schema = |mode| {
+        builder()
+            .data(db.clone())
+            .data(guard.clone())
+            .data(plan)
+            .data(timelines.clone())
+            .limit_depth(config.max_query_depth)
+            .limit_complexity(config.max_query_complexity)
+            .validation_mode(mode)
+            .finish()
+    };
+    Schemas { strict: schema(ValidationMode::Strict), fast: schema(ValidationMode::Fast) }
 }
 
 /// The SDL committed as `schema.graphql`.

@@ -99,7 +99,7 @@ impl Mutation {
             Some(name) => validate::display_name(name)?,
             None => username,
         };
-        let guard = data::<SignInGuard>(ctx)?;
+        let guard = data::<Arc<SignInGuard>>(ctx)?;
         guard.sign_up(data::<ClientAddr>(ctx)?.0)?;
         let password_hash = hash_password(guard, password.to_owned()).await?;
         let (token, token_hash) = new_token();
@@ -115,7 +115,7 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The username or email, and the password.")] input: SignInInput,
     ) -> ApiResult<AuthPayload> {
-        let guard = data::<SignInGuard>(ctx)?;
+        let guard = data::<Arc<SignInGuard>>(ctx)?;
         let login = input.login.trim();
         let db = db(ctx)?;
         let user = store::users::find_by_login(db, login).await?;
@@ -336,7 +336,7 @@ impl Mutation {
         #[graphql(desc = "The account's password, to confirm.")] input: DeleteAccountInput,
     ) -> ApiResult<bool> {
         let me = viewer(ctx)?.require()?;
-        let guard = data::<SignInGuard>(ctx)?;
+        let guard = data::<Arc<SignInGuard>>(ctx)?;
         let attempt = guard.sign_in(Account::User(me.id), data::<ClientAddr>(ctx)?.0)?;
         // The row read now: a cached session keeps no password hash.
         let row = loaders(ctx)?.load_one(UserById(me.id)).await?;
