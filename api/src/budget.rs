@@ -24,7 +24,7 @@
 //! variables: PostgreSQL cannot store it and SQLite would, so it is
 //! refused at the edge, the same on both.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, InputValueDefinition, OperationDefinition, OperationType, Selection,
@@ -99,7 +99,7 @@ pub struct Shape {
     /// Each input object type's fields.
     inputs: HashMap<String, HashMap<String, InputShape>>,
     /// Each enum type's values.
-    enums: HashMap<String, std::collections::HashSet<String>>,
+    enums: HashMap<String, HashSet<String>>,
     query: String,
     mutation: String,
 }
@@ -239,7 +239,7 @@ impl Shape {
     }
 
     /// The values of enum type `ty` (`None`: not an enum type).
-    pub fn enum_values(&self, ty: &str) -> Option<&std::collections::HashSet<String>> {
+    pub fn enum_values(&self, ty: &str) -> Option<&HashSet<String>> {
         self.enums.get(ty)
     }
 

@@ -134,7 +134,10 @@ async fn a_known_document_refuses_bad_variables_as_a_new_one_does() {
         let known = send(query, &bad).await;
         for answer in [&fresh, &known] {
             assert!(answer.get("data").is_none(), "{query} with {bad}: a request error: {answer}");
-            assert_eq!(answer["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{query} with {bad}: {answer}");
+            assert_eq!(
+                answer["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+                "{query} with {bad}: {answer}"
+            );
         }
     }
 }

@@ -18,14 +18,14 @@ mod relationship;
 mod user;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::{Context, EmptySubscription, Schema, SchemaBuilder, ValidationMode};
 use store::feed::FeedPlan;
 use store::timeline::Delivery;
+use store::DatabaseConnection;
 
 use crate::timelines::{Timelines, Upkeep};
-use std::time::Duration;
-use store::DatabaseConnection;
 
 use crate::auth::{GuardLimits, SignInGuard, Viewer};
 use crate::config::Config;
