@@ -61,7 +61,7 @@ impl Timelines {
         });
         tokio::spawn(deliverer(Arc::downgrade(&timelines), queued, upkeep.maintain));
         if upkeep.maintain {
-            tokio::spawn(trimmer(Arc::downgrade(&timelines)));
+            tokio::spawn(trimmer(Arc::downgrade(&timelines), upkeep));
         }
         timelines
     }
@@ -135,13 +135,12 @@ async fn deliverer(timelines: Weak<Timelines>, queued: Arc<Notify>, sweep: bool)
 }
 
 /// Trims and drops timelines, [`TRIM_BATCH`] accounts a round.
-async fn trimmer(timelines: Weak<Timelines>) {
+async fn trimmer(timelines: Weak<Timelines>, upkeep: Upkeep) {
+    let idle = chrono::Duration::from_std(upkeep.idle).unwrap_or(chrono::Duration::MAX);
     let mut after = UserId(0);
     loop {
-        let Some(every) = timelines.upgrade().map(|t| t.upkeep.trim_every) else { return };
-        tokio::time::sleep(every).await;
+        tokio::time::sleep(upkeep.trim_every).await;
         let Some(t) = timelines.upgrade() else { return };
-        let idle = chrono::Duration::from_std(t.upkeep.idle).unwrap_or(chrono::Duration::MAX);
         let idle_since = chrono::Utc::now().checked_sub_signed(idle).unwrap_or_else(timeline::no_floor);
         match timeline::trim(&t.db, after, TRIM_BATCH, t.delivery.cap, idle_since).await {
             Ok(next) => after = next.unwrap_or(UserId(0)),
