@@ -43,6 +43,9 @@ pub struct Timelines {
     upkeep: Upkeep,
     /// Builds under way in this process (one per account at a time).
     building: Mutex<HashSet<UserId>>,
+    /// Renewals of `read_at` under way in this process (a burst of polls
+    /// by one viewer renews once).
+    renewing: Mutex<HashSet<UserId>>,
     queued: Arc<Notify>,
 }
 
@@ -57,6 +60,7 @@ impl Timelines {
             delivery,
             upkeep,
             building: Mutex::new(HashSet::new()),
+            renewing: Mutex::new(HashSet::new()),
             queued: Arc::clone(&queued),
         });
         tokio::spawn(deliverer(Arc::downgrade(&timelines), queued, upkeep.maintain));
@@ -78,12 +82,13 @@ impl Timelines {
                 let due = at.is_none_or(|at| {
                     chrono::Utc::now().signed_duration_since(at).to_std().is_ok_and(|ago| ago >= renew_every)
                 });
-                if due {
-                    let db = self.db.clone();
+                if due && claim(&self.renewing, viewer) {
+                    let this = Arc::clone(self);
                     tokio::spawn(async move {
-                        if let Err(e) = timeline::renew(&db, viewer).await {
+                        if let Err(e) = timeline::renew(&this.db, viewer).await {
                             tracing::warn!(viewer = viewer.0, error = %e, "renewing a timeline's read_at failed");
                         }
+                        release(&this.renewing, viewer);
                     });
                 }
             }
@@ -98,7 +103,7 @@ impl Timelines {
     /// Builds `viewer`'s timeline in the background, unless this process
     /// is building it already.
     fn build(self: &Arc<Self>, viewer: UserId) {
-        if !self.building.lock().unwrap_or_else(|e| e.into_inner()).insert(viewer) {
+        if !claim(&self.building, viewer) {
             return;
         }
         let this = Arc::clone(self);
@@ -106,9 +111,18 @@ impl Timelines {
             if let Err(e) = timeline::build(&this.db, viewer, this.delivery.cap).await {
                 tracing::warn!(viewer = viewer.0, error = %e, "building a timeline failed; the feed is read live meanwhile");
             }
-            this.building.lock().unwrap_or_else(|e| e.into_inner()).remove(&viewer);
+            release(&this.building, viewer);
         });
     }
+}
+
+/// Marks `viewer`'s task as under way in `set`: false when it is already.
+fn claim(set: &Mutex<HashSet<UserId>>, viewer: UserId) -> bool {
+    set.lock().unwrap_or_else(|e| e.into_inner()).insert(viewer)
+}
+
+fn release(set: &Mutex<HashSet<UserId>>, viewer: UserId) {
+    set.lock().unwrap_or_else(|e| e.into_inner()).remove(&viewer);
 }
 
 /// Copies queued posts when told (`deliver`), and with `sweep` also every

@@ -601,6 +601,36 @@ async fn an_unread_timeline_is_dropped_and_built_again_on_return() {
     assert_eq!(feed_bodies(&app, &idler).await, ["p3", "p2", "p1", "p0"]);
 }
 
+/// A burst of reads of a timeline last read long ago renews its `read_at`
+/// once, not once a read: renewals under way are not started again.
+/// (Without that, 10 of the 16 reads renewed on PostgreSQL; SQLite's one
+/// writer commits the first renewal before most reads finish.)
+#[tokio::test]
+async fn a_burst_of_reads_renews_a_stale_timeline_once() {
+    let app = spawn_with_timelines(800, 1_000_000).await;
+    let (me, _) = reader_following_writer(&app, 2).await;
+    feed(&app, &me, json!({ "first": 5 })).await;
+    assert!(has_timeline(&app, "reader").await);
+    let backend = app.db.get_database_backend();
+    let param = if backend == sea_orm::DatabaseBackend::Postgres { "$1" } else { "?" };
+    let at = |sql: &str, days: i64| {
+        let when = chrono::Utc::now() - chrono::Duration::days(days);
+        sea_orm::Statement::from_sql_and_values(backend, sql.replace("$1", param), [when.into()])
+    };
+    app.db.execute_raw(at("UPDATE timelines SET read_at = $1", 30)).await.unwrap();
+    let before = app.statements();
+    let reads: Vec<_> = (0..16).map(|_| feed(&app, &me, json!({ "first": 5 }))).collect();
+    for page in futures::future::join_all(reads).await {
+        assert_eq!(strings(&page["edges"], "/node/body"), ["p1", "p0"]);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let renewals =
+        app.statements_since(before).iter().filter(|sql| sql.starts_with("UPDATE timelines SET read_at")).count();
+    assert!((1..4).contains(&renewals), "16 reads of a stale timeline renewed it {renewals} times");
+    let fresh = app.db.query_one_raw(at("SELECT COUNT(*) FROM timelines WHERE read_at > $1", 1)).await.unwrap();
+    assert_eq!(fresh.unwrap().try_get_by_index::<i64>(0).unwrap(), 1, "read_at renewed");
+}
+
 /// Posts, follows and builds racing timelines dropped under them: on
 /// PostgreSQL a copy into a timeline dropped meanwhile is skipped, where
 /// its foreign key check would fail the write.
