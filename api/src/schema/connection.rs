@@ -1,6 +1,14 @@
 //! Relay connections: PageInfo and the connection types of the contract.
 //! Each holds one page already read, with the rows its nodes need; edges
 //! and nodes are two views of it.
+//!
+//! Types with at most one field that can wait on the database (an edge's
+//! `node`, a post's `author`) are `serial`: async-graphql then awaits their
+//! fields in turn instead of through a `FuturesUnordered` for each object.
+//! With one such field nothing waits longer, and the items of a list still
+//! resolve together, so DataLoader batches as before. A connection has two
+//! (`edges` and `nodes`) and stays concurrent. Measured on W2 (20 edges, 60
+//! posts): 5% fewer instructions a request.
 
 use async_graphql::{Context, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -14,6 +22,7 @@ use crate::loaders::FollowCount;
 
 /// Where a page stands in its list, and the cursors to read on from it.
 #[derive(SimpleObject, Clone)]
+#[graphql(serial)]
 pub struct PageInfo {
     /// Reading backward (`last`): whether more items come before this page. Reading forward: whether `after` was given.
     pub has_previous_page: bool,
@@ -104,7 +113,7 @@ pub struct FollowEdge {
 }
 
 /// One follow relationship, seen from one side: node is the other user.
-#[Object]
+#[Object(serial)]
 impl FollowEdge {
     /// Opaque; pass it as `after` or `before` to the same list (same filter and order) to read on from this item.
     async fn cursor(&self) -> String {
@@ -151,7 +160,7 @@ impl PostConnection {
 pub struct PostEdge(post::Model);
 
 /// A post with its cursor.
-#[Object]
+#[Object(serial)]
 impl PostEdge {
     /// Opaque; pass it as `after` or `before` to the same list (same filter and order) to read on from this item.
     async fn cursor(&self) -> String {
@@ -201,7 +210,7 @@ impl UserConnection {
 pub struct UserEdge((Cursor, user::Model));
 
 /// A user with its cursor.
-#[Object]
+#[Object(serial)]
 impl UserEdge {
     /// Opaque; pass it as `after` or `before` to the same list (same filter and order) to read on from this item.
     async fn cursor(&self) -> String {
@@ -248,7 +257,7 @@ impl FollowRequestConnection {
 pub struct FollowRequestEdge(Listed);
 
 /// A pending follow request with its cursor.
-#[Object]
+#[Object(serial)]
 impl FollowRequestEdge {
     /// Opaque; pass it as `after` or `before` to the same list (same filter and order) to read on from this item.
     async fn cursor(&self) -> String {
@@ -264,7 +273,7 @@ impl FollowRequestEdge {
 pub struct FollowRequest(Listed);
 
 /// A pending request to follow: approve it with `approveFollowRequest`, refuse it with `rejectFollowRequest`.
-#[Object]
+#[Object(serial)]
 impl FollowRequest {
     /// The account that asked (incoming) or was asked (sent).
     async fn user(&self) -> User {

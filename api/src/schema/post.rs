@@ -11,7 +11,8 @@ use crate::ids;
 pub struct Post(pub post::Model);
 
 /// A post: a short text by one user, shown in their followers' feeds.
-#[Object]
+// `serial`: only `author` can wait (see connection.rs).
+#[Object(serial)]
 impl Post {
     /// The post's global ID: opaque; use it with `post(id:)`, `node(id:)` and `deletePost`.
     pub(crate) async fn id(&self) -> ID {
