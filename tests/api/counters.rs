@@ -5,7 +5,7 @@ use futures::future::join_all;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{eventually, spawn_app, spawn_app_with, TestApp};
 
 const FOLLOW: &str = "mutation($u: ID!) { follow(userId: $u) { user { id } } }";
 const UNFOLLOW: &str = "mutation($u: ID!) { unfollow(userId: $u) { user { id } } }";
@@ -209,13 +209,11 @@ async fn counters_stay_exact_through_every_relationship_path() {
 
     // Every timeline holds exactly the posts above its floor of the
     // accounts its viewer follows and shows, once the queue is delivered.
-    for _ in 0..100 {
-        if app.scalar("SELECT COUNT(*) FROM timeline_pending").await == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(app.scalar("SELECT COUNT(*) FROM timeline_pending").await, 0, "the queue was delivered");
+    let delivered = eventually(100, std::time::Duration::from_millis(50), || async {
+        app.scalar("SELECT COUNT(*) FROM timeline_pending").await == 0
+    })
+    .await;
+    assert!(delivered, "the queue was delivered");
     let missing =
         "SELECT COUNT(*) FROM timelines t JOIN follows f ON f.follower_id = t.viewer_id AND NOT f.hidden_from_feed \
         JOIN posts p ON p.user_id = f.followed_id AND p.created_at > t.floor_at \

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use sea_orm::ConnectionTrait;
 
-use crate::helpers::{spawn_app, spawn_app_with, strings, TestApp};
+use crate::helpers::{eventually, spawn_app, spawn_app_with, strings, TestApp};
 
 /// Runs a feed scenario once per way the server can read a feed, which must
 /// all give the same answers: the live per-followee merge (the default for
@@ -472,14 +472,7 @@ async fn the_timeline_answers_and_falls_back_below_its_floor() {
 async fn the_trimmer_cuts_each_timeline_to_its_cap() {
     let app = spawn_with_timelines(3, 1000).await;
     let (me, _) = reader_following_writer(&app, 7).await;
-    let mut trimmed = false;
-    for _ in 0..100 {
-        if app.scalar(READER_ENTRIES).await == 3 {
-            trimmed = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let trimmed = eventually(100, Duration::from_millis(100), || async { app.scalar(READER_ENTRIES).await == 3 }).await;
     assert!(trimmed, "trimmed to the cap within 10 s: {} entries", app.scalar(READER_ENTRIES).await);
     assert_eq!(feed_bodies(&app, &me).await, ["p6", "p5", "p4", "p3", "p2", "p1", "p0"]);
     let before = app.statements();
@@ -535,16 +528,12 @@ async fn a_missing_timeline_is_built_after_the_first_read() {
     assert_eq!(feed_bodies(&app, &me).await, ["p3", "p2", "p1", "p0"]);
     let sql = app.statements_since(before).join("\n");
     assert!(sql.contains("UNION ALL SELECT CAST("), "read live while there is no timeline:\n{sql}");
-    let mut built = false;
-    for _ in 0..100 {
+    let built = eventually(100, Duration::from_millis(20), || async {
         let before = app.statements();
         assert_eq!(feed_bodies(&app, &me).await, ["p3", "p2", "p1", "p0"]);
-        if !app.statements_since(before).join("\n").contains("UNION ALL SELECT CAST(") {
-            built = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        !app.statements_since(before).join("\n").contains("UNION ALL SELECT CAST(")
+    })
+    .await;
     assert!(built, "the timeline was never built");
     app.post(&author, "p4").await;
     assert_eq!(feed_bodies(&app, &me).await, ["p4", "p3", "p2", "p1", "p0"]);
@@ -589,14 +578,7 @@ async fn an_unread_timeline_is_dropped_and_built_again_on_return() {
     assert_eq!(feed_bodies(&app, &idler).await, ["p3", "p2", "p1", "p0"]);
     let sql = app.statements_since(before).join("\n");
     assert!(sql.contains("UNION ALL SELECT CAST("), "read live on return:\n{sql}");
-    let mut built = false;
-    for _ in 0..100 {
-        if app.scalar(copies).await == 4 {
-            built = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let built = eventually(100, Duration::from_millis(20), || async { app.scalar(copies).await == 4 }).await;
     assert!(built, "built again after the read");
     assert_eq!(feed_bodies(&app, &idler).await, ["p3", "p2", "p1", "p0"]);
 }

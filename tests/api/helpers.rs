@@ -410,6 +410,22 @@ impl TestApp {
     }
 }
 
+/// Whether `check` holds within `tries` tries, `every` apart: for what the
+/// server does in the background (copies, builds, trims).
+pub async fn eventually<F: std::future::Future<Output = bool>>(
+    tries: usize,
+    every: std::time::Duration,
+    mut check: impl FnMut() -> F,
+) -> bool {
+    for _ in 0..tries {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(every).await;
+    }
+    false
+}
+
 /// The strings at `pointer` (a JSON pointer into each element) of an array.
 pub fn strings(array: &Value, pointer: &str) -> Vec<String> {
     array
