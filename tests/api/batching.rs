@@ -87,6 +87,45 @@ async fn followers_with_their_posts_is_constant() {
     assert_eq!(six, expected, "the user, the followers page with its users (and their posts)");
 }
 
+/// A list's users are read without the columns a list never shows: a
+/// page of followers does not carry their password hashes (nor email
+/// keys), read with the owner or apart, with posts or without. The
+/// viewer's own email is still answered on their row of a list.
+#[tokio::test]
+async fn list_rows_leave_out_password_hashes() {
+    let app = spawn_app().await;
+    let people = people(&app).await;
+    // user29 follows user00 .. user05.
+    let me = &people[29].0;
+    for q in [
+        r#"{ user(username: "user00") { followers(first: 10) { nodes { username email } } } }"#,
+        r#"{ user(username: "user00") { followers(first: 10) { nodes { username email posts(first: 1) { nodes { body } } } } } }"#,
+        r#"{ users(first: 2) { nodes { following(first: 10) { nodes { username email } } } } }"#,
+    ] {
+        let before = app.statements();
+        let data = app.ok(Some(me), q, json!({})).await;
+        let nodes: Vec<&serde_json::Value> = match data.get("user") {
+            Some(user) => user["followers"]["nodes"].as_array().unwrap().iter().collect(),
+            None => data["users"]["nodes"][0]["following"]["nodes"].as_array().unwrap().iter().collect(),
+        };
+        assert_eq!(nodes.len(), 6, "{data}");
+        for node in nodes {
+            let mine = node["username"] == "user29";
+            let email = if mine { json!("user29@example.com") } else { json!(null) };
+            assert_eq!(node["email"], email, "{node}");
+        }
+        let sql = app.statements_since(before);
+        let lists: Vec<&String> = sql.iter().filter(|s| s.contains("FROM follows f JOIN users u")).collect();
+        assert!(!lists.is_empty(), "{sql:#?}");
+        for list in lists {
+            assert!(
+                !list.contains("u.*") && !list.contains("u.password_hash") && !list.contains("u.email_key"),
+                "{list}"
+            );
+        }
+    }
+}
+
 /// A page of a list asked of `user(username:)` is read with the user (one
 /// statement on PostgreSQL): the same answer as the list read apart (here
 /// through `users(search:)`), under every argument, signed in and out,
