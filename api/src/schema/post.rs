@@ -11,7 +11,8 @@ use crate::ids;
 pub struct Post(pub post::Model);
 
 /// A post: a short text by one user, shown in their followers' feeds.
-// `serial`: only `author` can wait (see connection.rs).
+// `serial`: only `author` can wait (see connection.rs; a second field
+// that waits means dropping it).
 #[Object(serial)]
 impl Post {
     /// The post's global ID: opaque; use it with `post(id:)`, `node(id:)` and `deletePost`.
