@@ -559,16 +559,12 @@ async fn an_unread_timeline_is_dropped_and_built_again_on_return() {
     let writer = app.ok(None, "{ user(username: \"writer\") { id } }", json!({})).await["user"]["id"].clone();
     app.follow(&idler, writer.as_str().unwrap()).await;
     assert!(has_timeline(&app, "idler").await, "signUp starts a timeline");
-    let mut dropped = false;
-    for _ in 0..40 {
+    let dropped = eventually(40, Duration::from_millis(100), || async {
         assert_eq!(feed_bodies(&app, &me).await, ["p2", "p1", "p0"]);
         assert!(has_timeline(&app, "reader").await, "a timeline read every 100 ms is kept");
-        if !has_timeline(&app, "idler").await {
-            dropped = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        !has_timeline(&app, "idler").await
+    })
+    .await;
     assert!(dropped, "the unread timeline was dropped within 4 s");
     app.post(&author, "p3").await;
     let copies =

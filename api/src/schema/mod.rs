@@ -25,13 +25,12 @@ use store::feed::FeedPlan;
 use store::timeline::Delivery;
 use store::DatabaseConnection;
 
-use crate::timelines::{Timelines, Upkeep};
-
 use crate::auth::{GuardLimits, SignInGuard, Viewer};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::loaders::Loaders;
 use crate::order::Serially;
+use crate::timelines::{Timelines, Upkeep};
 
 pub use mutation::Mutation;
 pub use query::Query;
@@ -61,8 +60,8 @@ pub fn build(db: DatabaseConnection, config: &Config) -> Schemas {
         pair_max_failures: config.signin_max_failures,
         address_max_failures: config.address_max_failures,
         address_max_sign_ups: config.address_max_sign_ups,
-        window: std::time::Duration::from_secs(config.signin_window_secs),
-        sign_up_window: std::time::Duration::from_secs(config.sign_up_window_secs),
+        window: Duration::from_secs(config.signin_window_secs),
+        sign_up_window: Duration::from_secs(config.sign_up_window_secs),
     }));
     let plan = FeedPlan::new(config.feed_broad_following, config.feed_window, config.feed_timelines);
     let timelines = Timelines::start(
