@@ -202,9 +202,10 @@ fn items(rows: impl IntoIterator<Item = QueryResult>, page: &PageRequest) -> Sto
     Ok(items)
 }
 
-/// Writes `SELECT <the posts' columns>, <extra>u.* FROM (<feed>) f JOIN
-/// users u ON u.id = f.user_id`: the feed's posts joined to their authors'
-/// rows (the `author` field then costs nothing). `extra` passes more of the
+/// Writes `SELECT <the posts' columns>, <extra><the authors' columns> FROM
+/// (<feed>) f JOIN users u ON u.id = f.user_id`: the feed's posts joined
+/// to their authors' rows as answers read them ([`crate::users::SHOWN`];
+/// the `author` field then costs nothing). `extra` passes more of the
 /// feed query's columns through.
 fn with_authors(backend: DbBackend, extra: &str, feed: impl FnOnce(&mut Sql)) -> Statement {
     let mut sql = Sql::new(backend);
@@ -214,7 +215,8 @@ fn with_authors(backend: DbBackend, extra: &str, feed: impl FnOnce(&mut Sql)) ->
 
 fn push_with_authors(sql: &mut Sql, extra: &str, feed: impl FnOnce(&mut Sql)) {
     sql.push(&format!(
-        "SELECT f.id AS post_id, f.user_id AS post_user_id, f.body AS post_body, f.created_at AS post_created_at, {extra}u.* FROM ("
+        "SELECT f.id AS post_id, f.user_id AS post_user_id, f.body AS post_body, f.created_at AS post_created_at, {extra}{} FROM (",
+        crate::users::SHOWN
     ));
     feed(sql);
     sql.push(") f JOIN users u ON u.id = f.user_id");

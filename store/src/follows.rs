@@ -72,8 +72,7 @@ pub struct List {
 }
 
 /// One entry of a followers/following list: the other user (read in the
-/// same statement; the row but for what a list never shows,
-/// [`LISTED_USER`]), since when, and the follower's `hidden_from_feed` on
+/// same statement, as answers read it: [`crate::users::SHOWN`]), since when, and the follower's `hidden_from_feed` on
 /// that follow.
 #[derive(Clone, Debug)]
 pub struct Edge {
@@ -117,14 +116,6 @@ enum Owner<'a> {
     Column(&'a str),
 }
 
-/// A listed user's columns: the row but for the two a list never shows,
-/// `email_key` and `password_hash` (a list of 100 would carry 100
-/// password hashes, some 10 KB, read, sent and decoded for nothing), which
-/// come back empty. So an [`Edge`]'s user is not a row to keep: never feed
-/// it to a cache of users by id (deleteAccount reads the hash from there).
-const LISTED_USER: &str = "u.id, u.username, u.email, '' AS email_key, '' AS password_hash, u.display_name, u.bio, \
-    u.created_at, u.followers_count, u.following_count, u.posts_count, u.follow_policy, u.network_hidden";
-
 /// One list's page, joined to its users (a branch of [`push_union_all`]).
 fn push_page(sql: &mut Sql, list: &List, page: &PageRequest) {
     push_page_of(sql, Owner::Id(list.owner), list.side, &list.filter, page)
@@ -142,7 +133,8 @@ fn push_page_of(sql: &mut Sql, owner: Owner, side: Side, filter: &Filter, page: 
         Side::Following => "f.hidden_from_feed",
     };
     sql.push(&format!(
-        "f.created_at AS followed_at, {hidden} AS hidden, {LISTED_USER} FROM follows f JOIN users u ON u.id = f.{other}"
+        "f.created_at AS followed_at, {hidden} AS hidden, {} FROM follows f JOIN users u ON u.id = f.{other}",
+        crate::users::SHOWN
     ));
     push_where_of(sql, owner, side, filter);
     sql.keyset("f.created_at", &format!("f.{other}"), page);
@@ -343,9 +335,11 @@ pub fn owner_with_page_stmt(
     // On the first row only: repeated on every row of the page and its
     // posts (83 for W2), the owner's columns cost the database about what
     // the round trip saved (pgbench at M).
+    // As answers read a user ([`crate::users::SHOWN`]): no password hash.
     for column in user::Column::iter() {
         let name = column.to_string();
-        sql.push(&format!("CASE WHEN row_number() OVER () = 1 THEN o.{name} END AS {OWNER}{name}, "));
+        let value = if crate::users::left_out(column) { "''".to_owned() } else { format!("o.{name}") };
+        sql.push(&format!("CASE WHEN row_number() OVER () = 1 THEN {value} END AS {OWNER}{name}, "));
     }
     sql.push("l.*");
     if posts.is_some() {

@@ -179,9 +179,9 @@ pub async fn find_by_username_seen_by(
 
 pub fn find_by_username_seen_by_stmt(backend: DbBackend, username: &str, viewer: UserId, probes: Probes) -> Statement {
     let mut sql = Sql::new(backend);
-    sql.push("SELECT users.*");
-    push_columns(&mut sql, viewer, "users", probes);
-    sql.push(" FROM users WHERE lower(username) = lower(").bind(username).push(")");
+    sql.push("SELECT ").push(crate::users::SHOWN);
+    push_columns(&mut sql, viewer, "u", probes);
+    sql.push(" FROM users u WHERE lower(u.username) = lower(").bind(username).push(")");
     sql.build()
 }
 
@@ -866,7 +866,8 @@ pub async fn listing_page(
     let (table, mine, theirs) = listing.columns();
     let mut sql = Sql::new(db.get_database_backend());
     sql.push(&format!(
-        "SELECT r.created_at AS listed_at, u.* FROM {table} r JOIN users u ON u.id = r.{theirs} WHERE r.{mine} = "
+        "SELECT r.created_at AS listed_at, {} FROM {table} r JOIN users u ON u.id = r.{theirs} WHERE r.{mine} = ",
+        crate::users::SHOWN
     ))
     .bind(viewer);
     sql.keyset("r.created_at", &format!("r.{theirs}"), page);

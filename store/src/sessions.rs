@@ -31,15 +31,19 @@ pub async fn create(db: &impl ConnectionTrait, user_id: UserId, token: &TokenHas
     Ok(())
 }
 
-/// The user a token belongs to, in one statement.
+/// The user a token belongs to, in one statement (its row as answers read
+/// it: [`crate::users::SHOWN`]).
 pub async fn find_user(db: &impl ConnectionTrait, token: &TokenHash) -> StoreResult<Option<user::Model>> {
     Ok(user::Model::find_by_statement(find_user_stmt(db.get_database_backend(), token)).one(db).await?)
 }
 
 pub fn find_user_stmt(backend: DbBackend, token: &TokenHash) -> Statement {
     let mut sql = Sql::new(backend);
-    sql.push("SELECT users.* FROM sessions JOIN users ON users.id = sessions.user_id WHERE sessions.token_hash = ")
-        .bind(token.0.as_str());
+    sql.push(&format!(
+        "SELECT {} FROM sessions JOIN users u ON u.id = sessions.user_id WHERE sessions.token_hash = ",
+        crate::users::SHOWN
+    ))
+    .bind(token.0.as_str());
     sql.build()
 }
 

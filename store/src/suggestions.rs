@@ -36,6 +36,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, S
 
 use crate::error::StoreResult;
 use crate::sql::Sql;
+use crate::users::SHOWN;
 use crate::{begin_write, now};
 
 /// How many ranked suggestions are stored per viewer (the API gives at most 50).
@@ -104,7 +105,7 @@ pub async fn next_generation(db: &impl ConnectionTrait) -> StoreResult<()> {
 /// first `n` suggestions still eligible, best first.
 pub fn stored_stmt(backend: DbBackend, viewer: UserId, n: u64) -> Statement {
     let mut sql = Sql::new(backend);
-    sql.push("SELECT s.rank, s.computed_at, s.basis, s.generation, (SELECT generation FROM suggestions_generation WHERE id = 1) AS current_generation, u.* FROM suggestions s JOIN users u ON u.id = s.user_id WHERE s.viewer_id = ")
+    sql.push(&format!("SELECT s.rank, s.computed_at, s.basis, s.generation, (SELECT generation FROM suggestions_generation WHERE id = 1) AS current_generation, {SHOWN} FROM suggestions s JOIN users u ON u.id = s.user_id WHERE s.viewer_id = "))
         .bind(viewer)
         .push(" AND (s.rank < 0 OR (1 = 1");
     push_eligible(&mut sql, viewer);
@@ -174,7 +175,9 @@ fn push_eligible(sql: &mut Sql, viewer: UserId) {
 
 pub fn friends_of_friends_stmt(backend: DbBackend, viewer: UserId, n: u64) -> Statement {
     let mut sql = Sql::new(backend);
-    sql.push("SELECT u.* FROM (SELECT theirs.followed_id AS id, COUNT(*) AS paths FROM (SELECT followed_id FROM follows WHERE follower_id = ")
+    sql.push(&format!(
+        "SELECT {SHOWN} FROM (SELECT theirs.followed_id AS id, COUNT(*) AS paths FROM (SELECT followed_id FROM follows WHERE follower_id = "
+    ))
         .bind(viewer)
         .push(" ORDER BY created_at DESC LIMIT ")
         .bind(SAMPLE_FOLLOWEES)
@@ -202,7 +205,7 @@ pub fn friends_of_friends_stmt(backend: DbBackend, viewer: UserId, n: u64) -> St
 /// The most-followed eligible accounts (a top-N over users).
 pub fn popular_stmt(backend: DbBackend, viewer: UserId, n: u64) -> Statement {
     let mut sql = Sql::new(backend);
-    sql.push("SELECT u.* FROM users u WHERE 1 = 1");
+    sql.push(&format!("SELECT {SHOWN} FROM users u WHERE 1 = 1"));
     push_eligible(&mut sql, viewer);
     sql.push(" ORDER BY u.followers_count DESC, u.id LIMIT ").bind(n as i64);
     sql.build()

@@ -115,15 +115,104 @@ async fn list_rows_leave_out_password_hashes() {
             assert_eq!(node["email"], email, "{node}");
         }
         let sql = app.statements_since(before);
-        let lists: Vec<&String> = sql.iter().filter(|s| s.contains("FROM follows f JOIN users u")).collect();
-        assert!(!lists.is_empty(), "{sql:#?}");
-        for list in lists {
-            assert!(
-                !list.contains("u.*") && !list.contains("u.password_hash") && !list.contains("u.email_key"),
-                "{list}"
-            );
+        assert!(sql.iter().any(|s| s.contains("FROM follows f JOIN users u")), "{sql:#?}");
+        assert_no_hashes(&sql);
+    }
+}
+
+/// Fails when a statement reads a password hash or an email key, or a
+/// whole users row, where an answer's reads take `store::users::SHOWN`
+/// (those two columns as `''`).
+fn assert_no_hashes(statements: &[String]) {
+    for sql in statements {
+        let mut rest = sql.clone();
+        for empty in ["'' AS ", "'' END AS owner_"] {
+            for column in ["password_hash", "email_key"] {
+                rest = rest.replace(&format!("{empty}{column}"), "");
+            }
+        }
+        let whole = ["u.*", "users.*", "o.*", "SELECT * FROM users"];
+        assert!(
+            !rest.contains("password_hash") && !rest.contains("email_key") && !whole.iter().any(|w| rest.contains(w)),
+            "an answer read a password hash, an email key or a whole users row:\n{sql}"
+        );
+    }
+}
+
+/// No request that only reads runs a statement that reads a password hash
+/// (only signIn and deleteAccount read one), whichever read it takes:
+/// the session, users by name, by id and in lists, the directory, the
+/// feed's authors, follow requests, blocks and suggestions. Checked on
+/// the statements' text, and on PostgreSQL by a second server whose role
+/// may not read the column at all, which must give the same answers.
+#[tokio::test]
+async fn answers_never_read_password_hashes() {
+    let app = spawn_app().await;
+    let people = people(&app).await;
+    let (me, my_id) = (&people[29].0, &people[29].1);
+    let id = |i: usize| json!({ "id": people[i].1 });
+    app.ok(Some(me), "mutation($id: ID!) { block(userId: $id) { status } }", id(10)).await;
+    let approval = "mutation { updateProfile(input: { followPolicy: APPROVAL }) { id } }";
+    app.ok(Some(&people[20].0), approval, json!({})).await;
+    app.ok(Some(me), "mutation($id: ID!) { follow(userId: $id) { status } }", id(20)).await;
+    app.ok(Some(me), approval, json!({})).await;
+    app.ok(Some(&people[12].0), "mutation($id: ID!) { follow(userId: $id) { status } }", json!({ "id": my_id })).await;
+    let post = app.ok(Some(me), "{ viewer { posts(first: 1) { nodes { id } } } }", json!({})).await;
+    let post = json!({ "id": post["viewer"]["posts"]["nodes"][0]["id"] });
+    let lists = "followers(first: 3) { nodes { username email } } following(first: 3) { nodes { username } } \
+        knownFollowers(first: 3) { nodes { username } } posts(first: 2) { nodes { body author { username } } }";
+    let reads: Vec<(String, serde_json::Value)> = vec![
+        ("{ viewer { username email followersCount } }".to_owned(), json!({})),
+        (r#"{ user(username: "USER00") { username displayName bio createdAt } }"#.to_owned(), json!({})),
+        (r#"{ user(username: "user00") { username viewerIsFollowing followsViewer } }"#.to_owned(), json!({})),
+        (r#"{ user(username: "user00") { viewerRelationship { following blocking } } }"#.to_owned(), json!({})),
+        (format!(r#"{{ user(username: "user01") {{ {lists} }} }}"#), json!({})),
+        (format!(r#"{{ user(username: "user02") {{ followers(first: 3) {{ nodes {{ username }} }} }} users(first: 2) {{ nodes {{ {lists} }} }} }}"#), json!({})),
+        ("query($id: ID!) { node(id: $id) { ... on User { username email } } }".to_owned(), id(3)),
+        ("query($id: ID!) { node(id: $id) { ... on User { username } } }".to_owned(), json!({ "id": my_id })),
+        ("query($id: ID!) { post(id: $id) { author { username email } } }".to_owned(), post),
+        (r#"{ users(first: 5) { nodes { username } } search: users(search: "user1", first: 5) { nodes { username } } }"#.to_owned(), json!({})),
+        ("{ feed(first: 10) { nodes { body author { username email } } } }".to_owned(), json!({})),
+        ("{ followRequests(first: 5) { nodes { user { username } } } sentFollowRequests(first: 5) { nodes { user { username } } } }".to_owned(), json!({})),
+        ("{ blockedUsers(first: 5) { nodes { username email } } }".to_owned(), json!({})),
+        ("{ suggestedUsers(first: 5) { username } }".to_owned(), json!({})),
+        ("{ suggestedUsers(first: 5) { username } }".to_owned(), json!({})),
+    ];
+    let mut answers = Vec::new();
+    for (query, variables) in &reads {
+        for token in [Some(me.as_str()), None] {
+            if token.is_none()
+                && ["viewer", "feed", "Requests", "blocked", "suggested"].iter().any(|w| query.contains(w))
+            {
+                continue;
+            }
+            let before = app.statements();
+            let answer = app.gql(token, query, variables.clone()).await;
+            assert!(answer.get("errors").is_none(), "{query}: {answer}");
+            assert_no_hashes(&app.statements_since(before));
+            answers.push((query, variables, token, answer));
         }
     }
+    // What the reads found: each kind of row was there to read.
+    let found = |at: usize, pointer: &str| answers[at].3.pointer(pointer).cloned().unwrap_or_default();
+    assert_eq!(found(0, "/data/viewer/email"), json!("user29@example.com"));
+    let shown = serde_json::to_string(&answers.iter().map(|a| &a.3).collect::<Vec<_>>()).unwrap();
+    for name in ["user10", "user12", "user20"] {
+        assert!(shown.contains(&format!(r#""username":"{name}""#)), "{name} in {shown}");
+    }
+    if !crate::helpers::on_postgres() {
+        return;
+    }
+    let without = crate::helpers::spawn_without_hashes(&app).await;
+    for (query, variables, token, answer) in &answers {
+        assert_eq!(&without.gql(*token, query, (*variables).clone()).await, answer, "{query}");
+    }
+    // The role can read no hash: the check can fail.
+    let err = without.db.query_one_raw(sea_orm::Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        "SELECT password_hash FROM users LIMIT 1",
+    ));
+    assert!(err.await.is_err(), "the role may not read password_hash");
 }
 
 /// A page of a list asked of `user(username:)` is read with the user (one

@@ -184,6 +184,48 @@ fn database_url(name: &str) -> String {
     format!("{base}/{name}")
 }
 
+/// A role that may read every column of `users` but `password_hash` and
+/// `email_key` (created once per cluster, kept: it owns nothing, and its
+/// grants go with each test database).
+const NO_HASHES: &str = "fgt_no_hashes";
+
+/// A second server on `app`'s PostgreSQL database, connected as
+/// [`NO_HASHES`]: any statement it runs that reads a password hash or an
+/// email key (or `*` of users) fails with "permission denied", so an
+/// answer that needed one comes back as an error.
+pub async fn spawn_without_hashes(app: &TestApp) -> TestApp {
+    let TestDatabase::Postgres(name) = &app.database else {
+        panic!("column privileges are PostgreSQL's");
+    };
+    let mut admin = PgConnection::connect(&admin_url()).await.expect("connect to PostgreSQL");
+    let create = format!(
+        "DO $$ BEGIN CREATE ROLE {NO_HASHES} LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+    );
+    exec(&mut admin, create).await.expect("create the role");
+    let mut owner = PgConnection::connect(&database_url(name)).await.expect("connect to the test database");
+    let (columns,): (String,) = sqlx::query_as(
+        "SELECT string_agg(quote_ident(column_name), ', ') FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name = 'users' AND column_name NOT IN ('password_hash', 'email_key')",
+    )
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    for grant in [
+        format!("GRANT USAGE, CREATE ON SCHEMA public TO {NO_HASHES}"),
+        format!("GRANT ALL ON ALL TABLES IN SCHEMA public TO {NO_HASHES}"),
+        format!("GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {NO_HASHES}"),
+        format!("REVOKE SELECT ON users FROM {NO_HASHES}"),
+        format!("GRANT SELECT ({columns}) ON users TO {NO_HASHES}"),
+    ] {
+        exec(&mut owner, grant).await.expect("grant");
+    }
+    // The admin URL with the role as its user (trust auth: no password).
+    let url = database_url(name);
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    spawn_on(format!("{scheme}://{NO_HASHES}@{host}"), TestDatabase::External, |_| {}).await
+}
+
 /// A fresh, migrated database: a copy of the template.
 async fn fresh_database() -> (String, TestDatabase) {
     let name = unique_name();
