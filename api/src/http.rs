@@ -234,12 +234,11 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
     // A cached document ran once without a request error, so it passed
     // the engine's validation and its variables' usages were found to fit;
     // with one operation, it still does, and only its variables' values
-    // are new.
+    // are new. Those are checked for every document, known or not.
     let known = resolved.cached.is_some() && doc.operations.iter().nth(1).is_none();
-    let checked = variables::coerce(op.def, &mut variables).and_then(|()| match known {
-        true => variables::check_values(&limits.shape, op.def, &variables),
-        false => variables::check_usages(&limits.shape, doc, op.def),
-    });
+    let checked = variables::coerce(op.def, &mut variables)
+        .and_then(|()| if known { Ok(()) } else { variables::check_usages(&limits.shape, doc, op.def) })
+        .and_then(|()| variables::check_values(&limits.shape, op.def, &variables));
     if let Err(errors) = checked {
         return Ok(Checked::Refused(async_graphql::Response::from_errors(errors)));
     }

@@ -3,10 +3,15 @@
 //!
 //! - [`coerce`]: defaults filled in, and each required variable not sent
 //!   refused;
-//! - [`check_values`]: for a document the engine validated before, each
-//!   value fits its variable's type, the one part of the engine's
-//!   validation that depends on the request (such documents run in its
-//!   fast mode: `schema::Schemas`);
+//! - [`check_values`]: each value fits its variable's type (spec 6.1.2,
+//!   CoerceVariableValues). For a document the engine validated before it
+//!   stands in for the one part of the engine's validation that depends on
+//!   the request (such documents run in its fast mode: `schema::Schemas`).
+//!   The engine checks a value only against the arguments it is used in,
+//!   so it let null through for a non-null variable used where null is
+//!   allowed (`query($x: FollowFilter!) { .. following(filter: $x) .. }`);
+//!   checked for every document, such a request is refused whether its
+//!   document is new or known;
 //! - [`check_usages`]: a variable used only where its type fits (spec
 //!   5.8.5, "All Variable Usages Are Allowed"). The engine has the rule,
 //!   but its visitor chain never calls it: `VisitorCons` (validation/
@@ -80,8 +85,10 @@ pub fn coerce(op: &OperationDefinition, variables: &mut Variables) -> Result<(),
 /// parse refuses a bad one, BAD_USER_INPUT) and a value that is not an
 /// object for an input object (refused the same way).
 ///
-/// Valid only after the document passed [`check_usages`] and the engine's
-/// validation once: a variable's type then fits every place it is used.
+/// Run after [`check_usages`] (on a known document, that passed once): a
+/// variable's type then fits every place it is used, so a value that fits
+/// it fits them too. A type the schema does not have fits anything here
+/// (the engine refuses the document).
 pub fn check_values(shape: &Shape, op: &OperationDefinition, variables: &Variables) -> Result<(), Vec<ServerError>> {
     let mut errors = Vec::new();
     for def in &op.variable_definitions {
