@@ -160,7 +160,7 @@ async fn until_cached(app: &TestApp, token: &str) {
 
 /// A cached session keeps the user's id and following count, not their
 /// row: what needs more reads it. deleteAccount checks the password
-/// against the row as it is now, and `viewer` and `suggestedUsers` answer
+/// against the hash as it is now, and `viewer` and `suggestedUsers` answer
 /// from fresh rows.
 #[tokio::test]
 async fn a_cached_session_reads_the_row_where_it_needs_it() {
