@@ -234,10 +234,14 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
     // A cached document ran once without a request error, so it passed
     // the engine's validation and its variables' usages were found to fit;
     // with one operation, it still does, and only its variables' values
-    // are new. Those are checked for every document, known or not.
+    // are new. Those are checked for every document, known or not (and a
+    // default sent as null may not fit where it stood in for a value).
     let known = resolved.cached.is_some() && doc.operations.iter().nth(1).is_none();
     let checked = variables::coerce(op.def, &mut variables)
-        .and_then(|()| if known { Ok(()) } else { variables::check_usages(&limits.shape, doc, op.def) })
+        .and_then(|()| match known && !variables::nulls_a_default(op.def, &variables) {
+            true => Ok(()),
+            false => variables::check_usages(&limits.shape, doc, op.def, &variables),
+        })
         .and_then(|()| variables::check_values(&limits.shape, op.def, &variables));
     if let Err(errors) = checked {
         return Ok(Checked::Refused(async_graphql::Response::from_errors(errors)));

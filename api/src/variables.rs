@@ -13,7 +13,8 @@
 //!   checked for every document, such a request is refused whether its
 //!   document is new or known;
 //! - [`check_usages`]: a variable used only where its type fits (spec
-//!   5.8.5, "All Variable Usages Are Allowed"). The engine has the rule,
+//!   5.8.5, "All Variable Usages Are Allowed"), and not sent as null where
+//!   only its default made it fit. The engine has the rule,
 //!   but its visitor chain never calls it: `VisitorCons` (validation/
 //!   visitor.rs) forwards every hook but `enter_input_value`, the one the
 //!   rule listens on, so `query($u: String) { user(username: $u) { id } }`
@@ -168,18 +169,44 @@ fn misfit(shape: &Shape, ty: &Type, value: &ConstValue) -> Option<String> {
     (!fits).then(|| format!("expected a value of `{name}`"))
 }
 
+/// Whether a nullable variable with a default was sent as null: only then
+/// can a known document's usages stop fitting ([`check_usages`] walks it
+/// again).
+pub fn nulls_a_default(op: &OperationDefinition, variables: &Variables) -> bool {
+    op.variable_definitions.iter().any(|d| {
+        d.node.var_type.node.nullable
+            && d.node.default_value.is_some()
+            && matches!(variables.get(&d.node.name.node), Some(ConstValue::Null))
+    })
+}
+
 /// Refuses each use of a variable where its type does not fit: a nullable
 /// variable where a value is required (unless the variable has a default,
-/// or the place does), or a variable of another type. Walks `op` once,
-/// each fragment once.
-pub fn check_usages(shape: &Shape, doc: &ExecutableDocument, op: &OperationDefinition) -> Result<(), Vec<ServerError>> {
+/// or the place does, and the request did not send it as null: a default
+/// stands in only for a variable not sent), or a variable of another type.
+/// Walks `op` once, each fragment once. `variables` as [`coerce`] left
+/// them (defaults filled in).
+pub fn check_usages(
+    shape: &Shape,
+    doc: &ExecutableDocument,
+    op: &OperationDefinition,
+    variables: &Variables,
+) -> Result<(), Vec<ServerError>> {
     if op.variable_definitions.is_empty() {
         return Ok(());
     }
     // By name: a document may declare thousands.
     let defined = op.variable_definitions.iter().map(|d| (&d.node.name.node, &d.node)).collect();
-    let mut walk =
-        Usages { shape, doc, defined, spread: HashSet::new(), errors: Vec::new(), level: 0, too_deep: false };
+    let mut walk = Usages {
+        shape,
+        doc,
+        defined,
+        variables,
+        spread: HashSet::new(),
+        errors: Vec::new(),
+        level: 0,
+        too_deep: false,
+    };
     walk.selection_set(&op.selection_set.node, shape.root(op.ty));
     if walk.errors.is_empty() {
         Ok(())
@@ -192,6 +219,7 @@ struct Usages<'a> {
     shape: &'a Shape,
     doc: &'a ExecutableDocument,
     defined: HashMap<&'a Name, &'a VariableDefinition>,
+    variables: &'a Variables,
     spread: HashSet<&'a Name>,
     errors: Vec<ServerError>,
     /// Selection sets open, fragments' included ([`MAX_NESTING`]).
@@ -270,11 +298,15 @@ impl<'a> Usages<'a> {
         match value {
             Value::Variable(name) => {
                 let Some(def) = self.defined.get(name) else { return };
-                if !allowed(def, place, default) && self.errors.len() < MAX_ERRORS {
-                    let message = format!(
-                        "the variable `${name}` of type `{}` is used where `{place}` is expected",
-                        def.var_type.node
-                    );
+                let null = matches!(self.variables.get(name), Some(ConstValue::Null));
+                if !allowed(def, place, default, null) && self.errors.len() < MAX_ERRORS {
+                    let message = match null && !place.nullable {
+                        true => format!("the variable `${name}` is null where `{place}` is expected"),
+                        false => format!(
+                            "the variable `${name}` of type `{}` is used where `{place}` is expected",
+                            def.var_type.node
+                        ),
+                    };
                     let mut err = ServerError::new(String::new(), Some(pos));
                     ApiError::ValidationFailed(message).replace(&mut err);
                     self.errors.push(err);
@@ -303,12 +335,15 @@ impl<'a> Usages<'a> {
 
 /// IsVariableUsageAllowed (spec 5.8.5): where a value is required, a
 /// nullable variable fits only with a default (its own, not null, or the
-/// place's).
-fn allowed(def: &VariableDefinition, place: &Type, place_default: bool) -> bool {
+/// place's), and only when not sent as null (`null`): a default stands in
+/// for a variable not sent, and null where a value is required fails the
+/// argument's coercion (spec 6.4.1), which the engine does not refuse on a
+/// known document.
+fn allowed(def: &VariableDefinition, place: &Type, place_default: bool, null: bool) -> bool {
     let var = &def.var_type.node;
     if !place.nullable && var.nullable {
         let own = def.default_value.as_ref().is_some_and(|d| d.node != ConstValue::Null);
-        if !own && !place_default {
+        if null || (!own && !place_default) {
             return false;
         }
         return fits(var, &Type { base: place.base.clone(), nullable: true });
