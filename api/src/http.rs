@@ -238,7 +238,7 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
     // default sent as null may not fit where it stood in for a value).
     let known = resolved.cached.is_some() && doc.operations.iter().nth(1).is_none();
     let checked = variables::coerce(op.def, &mut variables)
-        .and_then(|()| match known && !variables::nulls_a_default(op.def, &variables) {
+        .and_then(|()| match known && !variables::sends_null(op.def, &variables) {
             true => Ok(()),
             false => variables::check_usages(&limits.shape, doc, op.def, &variables),
         })

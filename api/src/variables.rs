@@ -169,15 +169,13 @@ fn misfit(shape: &Shape, ty: &Type, value: &ConstValue) -> Option<String> {
     (!fits).then(|| format!("expected a value of `{name}`"))
 }
 
-/// Whether a nullable variable with a default was sent as null: only then
-/// can a known document's usages stop fitting ([`check_usages`] walks it
-/// again).
-pub fn nulls_a_default(op: &OperationDefinition, variables: &Variables) -> bool {
-    op.variable_definitions.iter().any(|d| {
-        d.node.var_type.node.nullable
-            && d.node.default_value.is_some()
-            && matches!(variables.get(&d.node.name.node), Some(ConstValue::Null))
-    })
+/// Whether a nullable variable was sent as null: only then can a known
+/// document's usages stop fitting, where a default (the variable's or the
+/// place's) let it stand for a value ([`check_usages`] walks it again).
+pub fn sends_null(op: &OperationDefinition, variables: &Variables) -> bool {
+    op.variable_definitions
+        .iter()
+        .any(|d| d.node.var_type.node.nullable && matches!(variables.get(&d.node.name.node), Some(ConstValue::Null)))
 }
 
 /// Refuses each use of a variable where its type does not fit: a nullable

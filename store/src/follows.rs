@@ -72,8 +72,8 @@ pub struct List {
 }
 
 /// One entry of a followers/following list: the other user (read in the
-/// same statement, as answers read it: [`crate::users::SHOWN`]), since when, and the follower's `hidden_from_feed` on
-/// that follow.
+/// same statement, as answers read it: [`crate::users::SHOWN`]), since
+/// when, and the follower's `hidden_from_feed` on that follow.
 #[derive(Clone, Debug)]
 pub struct Edge {
     pub user: user::Model,
