@@ -228,8 +228,19 @@ pub async fn spawn_without_hashes(app: &TestApp) -> TestApp {
 
 /// A fresh, migrated database: a copy of the template.
 async fn fresh_database() -> (String, TestDatabase) {
+    fresh_database_on(on_postgres()).await
+}
+
+/// [`spawn_app`] on SQLite whatever `TEST_DATABASE` says (to compare the
+/// two databases' answers).
+pub async fn spawn_sqlite_app() -> TestApp {
+    let (db_url, database) = fresh_database_on(false).await;
+    spawn_on(db_url, database, |_| {}).await
+}
+
+async fn fresh_database_on(postgres: bool) -> (String, TestDatabase) {
     let name = unique_name();
-    if !on_postgres() {
+    if !postgres {
         let file = std::env::temp_dir().join(format!("{name}.db"));
         std::fs::copy(sqlite_template().await, &file).expect("copy the template");
         return (format!("sqlite://{}?mode=rwc", file.display()), TestDatabase::SqliteFile(file));
