@@ -208,7 +208,7 @@ async fn a_known_document_checks_random_variables_as_the_engine_does() {
             .prop_map(Value::from),
         Just(json!(u64::MAX)),
         prop_oneof![Just(1.5f64), Just(2.0), Just(-0.0), Just(1e300)].prop_map(|f| json!(f)),
-        proptest::sample::select(strings).prop_map(|s| s),
+        proptest::sample::select(strings),
     ];
     let nested = leaf.clone().prop_recursive(3, 16, 4, move |inner| {
         prop_oneof![
