@@ -234,8 +234,9 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
     // A cached document ran once without a request error, so it passed
     // the engine's validation and its variables' usages were found to fit;
     // with one operation, it still does, and only its variables' values
-    // are new. Those are checked for every document, known or not (and a
-    // default sent as null may not fit where it stood in for a value).
+    // are new. Those are checked for every document, known or not; and a
+    // nullable variable sent as null may no longer fit where a default let
+    // it stand for a value, so its usages are walked again.
     let known = resolved.cached.is_some() && doc.operations.iter().nth(1).is_none();
     let checked = variables::coerce(op.def, &mut variables)
         .and_then(|()| match known && !variables::sends_null(op.def, &variables) {
