@@ -203,6 +203,28 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     .await
 }
 
+/// Runs a write again when PostgreSQL rolled it back whole to break a
+/// deadlock (or a serialization failure), up to three times. Relationship
+/// writes lock in id order and cannot deadlock with each other, but
+/// settling requests and deleting an account lock rows found by a
+/// subquery, and a relationship made while they waited can make them lock
+/// one out of order; and a post's copies into its followers' timelines
+/// (which take their `timelines` rows) can meet the trimmer dropping some
+/// of those timelines in another order.
+pub(crate) async fn retrying<T, F, Fut>(mut write: F) -> error::StoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = error::StoreResult<T>>,
+{
+    let mut retries = 0;
+    loop {
+        match write().await {
+            Err(e) if e.is_contention() && retries < 3 => retries += 1,
+            done => return done,
+        }
+    }
+}
+
 /// The time to stamp a new row with: UTC, cut to the microseconds that
 /// PostgreSQL keeps, so what a cursor carries equals what the row holds.
 pub fn now() -> DateTime<Utc> {

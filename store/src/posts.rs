@@ -19,8 +19,18 @@ use crate::{begin_write, now};
 /// ([`crate::timeline`]), or for a popular author queues it for the
 /// background (`true` then comes back with the post), in one transaction.
 /// The author's row is locked first (its `posts_count` moves), so a follow
-/// of the author that began meanwhile is seen by the fan-out.
+/// of the author that began meanwhile is seen by the fan-out. Run again
+/// when PostgreSQL breaks a deadlock with it ([`crate::retrying`]).
 pub async fn create(
+    db: &DatabaseConnection,
+    author: UserId,
+    body: &str,
+    delivery: Delivery,
+) -> StoreResult<(post::Model, bool)> {
+    crate::retrying(|| create_once(db, author, body, delivery)).await
+}
+
+async fn create_once(
     db: &DatabaseConnection,
     author: UserId,
     body: &str,

@@ -25,7 +25,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBacken
 use crate::error::{StoreError, StoreResult};
 use crate::sql::Sql;
 use crate::timeline::{self, Delivery};
-use crate::{begin_write, now};
+use crate::{begin_write, now, retrying};
 
 /// The viewer's relationship with one other account (Mastodon's
 /// Relationship). The default is "none at all".
@@ -805,25 +805,6 @@ async fn delete_account_once(db: &DatabaseConnection, viewer: UserId) -> StoreRe
     crate::sessions::announce_user_gone(&txn, viewer).await?;
     txn.commit().await?;
     Ok(())
-}
-
-/// Runs a write again when PostgreSQL rolled it back whole to break a
-/// deadlock (or a serialization failure), up to three times. Writes that
-/// lock in id order cannot deadlock with each other, but settling
-/// requests and deleting an account lock rows found by a subquery, and a
-/// relationship made while they waited can make them lock one out of order.
-async fn retrying<T, F, Fut>(mut write: F) -> StoreResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = StoreResult<T>>,
-{
-    let mut retries = 0;
-    loop {
-        match write().await {
-            Err(e) if e.is_contention() && retries < 3 => retries += 1,
-            done => return done,
-        }
-    }
 }
 
 /// The viewer's own lists of accounts related to them by a request or a
