@@ -208,9 +208,10 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 /// writes lock in id order and cannot deadlock with each other, but
 /// settling requests and deleting an account lock rows found by a
 /// subquery, and a relationship made while they waited can make them lock
-/// one out of order; and a post's copies into its followers' timelines
-/// (which take their `timelines` rows) can meet the trimmer dropping some
-/// of those timelines in another order.
+/// one out of order. A post's copies into its followers' timelines take
+/// their `timelines` rows in whatever order the plan finds them; the
+/// trimmer no longer waits for those ([`timeline::trim`]), which is how a
+/// post once deadlocked, so for createPost this is a net kept in case.
 pub(crate) async fn retrying<T, F, Fut>(mut write: F) -> error::StoreResult<T>
 where
     F: FnMut() -> Fut,

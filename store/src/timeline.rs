@@ -48,7 +48,9 @@
 //! copies into timelines on PostgreSQL locks the `timelines` rows it
 //! copies into (KEY SHARE, what its foreign key check takes anyway) in
 //! the statement that picks them: one dropped meanwhile is skipped, where
-//! the foreign key check would fail the write.
+//! the foreign key check would fail the write. The trimmer, for its part,
+//! leaves a timeline a write holds for its next round rather than wait
+//! for it ([`trim`]), so it never takes part in a deadlock over them.
 
 use chrono::{DateTime, Utc};
 use entity::UserId;
@@ -317,8 +319,9 @@ pub async fn renew(db: &impl ConnectionTrait, viewer: UserId) -> StoreResult<()>
 /// Looks at the timelines of up to `batch` accounts with ids above
 /// `after`: drops those last read before `idle_since` (their entries go
 /// by cascade), and trims the rest to their newest `cap` entries, raising
-/// each floor to match. Returns the last id looked at (start again from 0
-/// when it is `None`).
+/// each floor to match. On PostgreSQL a timeline some write holds is
+/// left as it is until the next round (`SKIP LOCKED`). Returns the last id
+/// looked at (start again from 0 when it is `None`).
 pub async fn trim(
     db: &DatabaseConnection,
     after: UserId,
@@ -342,19 +345,20 @@ pub async fn trim(
     };
     let txn = begin_write(db).await?;
     let mut sql = Sql::new(backend);
-    sql.push("DELETE FROM timelines WHERE viewer_id > ")
-        .bind(after)
-        .push(" AND viewer_id <= ")
-        .bind(last)
-        .push(" AND read_at < ")
-        .bind(idle_since);
+    sql.push("DELETE FROM timelines WHERE ");
+    push_unheld(&mut sql, after, last, "FOR UPDATE", |sql| {
+        sql.push("read_at < ").bind(idle_since);
+    });
     txn.execute_raw(sql.build()).await?;
     let mut sql = Sql::new(backend);
     sql.push("UPDATE timelines SET floor_at = ");
     push_nth_newest(&mut sql, Newest::EntriesOfEach, cap);
-    sql.push(" WHERE viewer_id > ").bind(after).push(" AND viewer_id <= ").bind(last).push(" AND ready AND ");
-    push_nth_newest(&mut sql, Newest::EntriesOfEach, cap);
-    sql.push(" > floor_at");
+    sql.push(" WHERE ");
+    push_unheld(&mut sql, after, last, "FOR NO KEY UPDATE", |sql| {
+        sql.push("ready AND ");
+        push_nth_newest(sql, Newest::EntriesOfEach, cap);
+        sql.push(" > floor_at");
+    });
     txn.execute_raw(sql.build()).await?;
     let mut sql = Sql::new(backend);
     sql.push("DELETE FROM timeline_entries WHERE viewer_id > ")
@@ -365,6 +369,25 @@ pub async fn trim(
     txn.execute_raw(sql.build()).await?;
     txn.commit().await?;
     Ok(Some(last))
+}
+
+/// Pushes the condition on the `timelines` rows with ids in `(after,
+/// last]` that hold `condition` (which may name the row as `timelines`).
+/// On PostgreSQL only rows no other transaction holds are picked, locked
+/// with `lock` (`SKIP LOCKED`): the trimmer never waits for a timeline a
+/// write holds (a copy's KEY SHARE, a renewal, a backfill), so it can never
+/// be one side of a deadlock over them, whatever order the write took them
+/// in; a row skipped is trimmed next time round.
+fn push_unheld(sql: &mut Sql, after: UserId, last: UserId, lock: &str, condition: impl FnOnce(&mut Sql)) {
+    let postgres = sql.backend() == DbBackend::Postgres;
+    if postgres {
+        sql.push("viewer_id IN (SELECT viewer_id FROM timelines WHERE ");
+    }
+    sql.push("viewer_id > ").bind(after).push(" AND viewer_id <= ").bind(last).push(" AND ");
+    condition(sql);
+    if postgres {
+        sql.push(" ").push(lock).push(" SKIP LOCKED)");
+    }
 }
 
 /// Copies one queued post to the next `batch` of its author's

@@ -660,6 +660,82 @@ async fn writes_never_fail_on_a_timeline_dropped_under_them() {
     }
 }
 
+/// On PostgreSQL the trimmer never waits for a timeline a write holds: it
+/// once did, dropping idle timelines while a post was being copied into
+/// them, and the two deadlocked (each took the rows in the order its plan
+/// found them). Two readers follow an author with two posts; one reader's
+/// timeline is held in a transaction left open, first as a post's copy
+/// holds it (KEY SHARE), then as a renewal or a backfill does (NO KEY
+/// UPDATE). Each time a round of the trimmer returns at once, having done
+/// its work on the other reader's timeline (trimmed to 0 entries, then
+/// dropped) and left the held one as it was; once the hold ends, the next
+/// round does the same to it.
+#[tokio::test]
+async fn the_trimmer_never_waits_for_a_timeline_a_write_holds() {
+    use sea_orm::{DbBackend, Statement, TransactionTrait};
+    use store::timeline::trim;
+    use store::UserId;
+
+    if !crate::helpers::on_postgres() {
+        return; // SQLite has no row locks: one write at a time
+    }
+    let app = spawn_app().await;
+    let (author, author_id) = app.sign_up("writer").await;
+    for name in ["held", "free"] {
+        let (token, _) = app.sign_up(name).await;
+        app.follow(&token, &author_id).await;
+    }
+    app.post(&author, "one").await;
+    app.post(&author, "two").await;
+    let id = |name: &str| format!("(SELECT id FROM users WHERE username = '{name}')");
+    let (held, free) = (id("held"), id("free"));
+    let entries = |who: &str| format!("SELECT COUNT(*) FROM timeline_entries WHERE viewer_id = {who}");
+    let timelines = |who: &str| format!("SELECT COUNT(*) FROM timelines WHERE viewer_id = {who}");
+    assert_eq!((app.scalar(&entries(&held)).await, app.scalar(&entries(&free)).await), (2, 2));
+
+    let url = app.database_url().expect("the test's own database");
+    let (writer, trimmer) = (
+        store::connect(&url, store::PoolOptions::new(1)).await.unwrap(),
+        store::connect(&url, store::PoolOptions::new(1)).await.unwrap(),
+    );
+    let round = |cap: i64, idle_since: chrono::DateTime<chrono::Utc>| {
+        let trimmer = trimmer.clone();
+        async move {
+            tokio::time::timeout(Duration::from_secs(5), trim(&trimmer, UserId(0), 500, cap, idle_since))
+                .await
+                .expect("the trimmer waited for the held timeline")
+                .expect("a round of the trimmer")
+        }
+    };
+    let hold = |lock: &'static str| {
+        let (writer, held) = (writer.clone(), held.clone());
+        async move {
+            let txn = writer.begin().await.unwrap();
+            let sql = format!("SELECT viewer_id FROM timelines WHERE viewer_id = {held} {lock}");
+            txn.execute_raw(Statement::from_string(DbBackend::Postgres, sql)).await.unwrap();
+            txn
+        }
+    };
+
+    // Trimmed to 0 entries (none dropped), the held timeline skipped.
+    let never_idle = store::timeline::no_floor();
+    let txn = hold("FOR NO KEY UPDATE").await;
+    round(0, never_idle).await;
+    assert_eq!((app.scalar(&entries(&held)).await, app.scalar(&entries(&free)).await), (2, 0));
+    txn.commit().await.unwrap();
+    round(0, never_idle).await;
+    assert_eq!(app.scalar(&entries(&held)).await, 0);
+
+    // Every timeline idle: dropped, the held one skipped.
+    let all_idle = chrono::Utc::now() + chrono::Duration::days(1);
+    let txn = hold("FOR KEY SHARE").await;
+    round(0, all_idle).await;
+    assert_eq!((app.scalar(&timelines(&held)).await, app.scalar(&timelines(&free)).await), (1, 0));
+    txn.commit().await.unwrap();
+    round(0, all_idle).await;
+    assert_eq!(app.scalar(&timelines(&held)).await, 0);
+}
+
 /// Random sequences of the writes that change what a feed holds (follow,
 /// unfollow, removeFollower, block, unblock, hiding and showing a
 /// followee, posting, deleting a post, an account turning APPROVAL or
