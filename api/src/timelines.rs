@@ -42,10 +42,10 @@ pub struct Timelines {
     pub delivery: Delivery,
     upkeep: Upkeep,
     /// Builds under way in this process (one per account at a time).
-    building: Mutex<HashSet<UserId>>,
+    building: UnderWay,
     /// Renewals of `read_at` under way in this process (a burst of polls
     /// by one viewer renews once).
-    renewing: Mutex<HashSet<UserId>>,
+    renewing: UnderWay,
     queued: Arc<Notify>,
 }
 
@@ -59,8 +59,8 @@ impl Timelines {
             db,
             delivery,
             upkeep,
-            building: Mutex::new(HashSet::new()),
-            renewing: Mutex::new(HashSet::new()),
+            building: UnderWay::default(),
+            renewing: UnderWay::default(),
             queued: Arc::clone(&queued),
         });
         tokio::spawn(deliverer(Arc::downgrade(&timelines), queued, upkeep.maintain));
@@ -82,15 +82,19 @@ impl Timelines {
                 let due = at.is_none_or(|at| {
                     chrono::Utc::now().signed_duration_since(at).to_std().is_ok_and(|ago| ago >= renew_every)
                 });
-                if due && claim(&self.renewing, viewer) {
-                    let this = Arc::clone(self);
-                    tokio::spawn(async move {
-                        if let Err(e) = timeline::renew(&this.db, viewer).await {
-                            tracing::warn!(viewer = viewer.0, error = %e, "renewing a timeline's read_at failed");
-                        }
-                        release(&this.renewing, viewer);
-                    });
+                if !due {
+                    return;
                 }
+                let Some(claim) = Claim::take(&self.renewing, viewer) else {
+                    return;
+                };
+                let this = Arc::clone(self);
+                tokio::spawn(async move {
+                    let _claim = claim;
+                    if let Err(e) = timeline::renew(&this.db, viewer).await {
+                        tracing::warn!(viewer = viewer.0, error = %e, "renewing a timeline's read_at failed");
+                    }
+                });
             }
         }
     }
@@ -103,26 +107,42 @@ impl Timelines {
     /// Builds `viewer`'s timeline in the background, unless this process
     /// is building it already.
     fn build(self: &Arc<Self>, viewer: UserId) {
-        if !claim(&self.building, viewer) {
+        let Some(claim) = Claim::take(&self.building, viewer) else {
             return;
-        }
+        };
         let this = Arc::clone(self);
         tokio::spawn(async move {
+            let _claim = claim;
             if let Err(e) = timeline::build(&this.db, viewer, this.delivery.cap).await {
                 tracing::warn!(viewer = viewer.0, error = %e, "building a timeline failed; the feed is read live meanwhile");
             }
-            release(&this.building, viewer);
         });
     }
 }
 
-/// Marks `viewer`'s task as under way in `set`: false when it is already.
-fn claim(set: &Mutex<HashSet<UserId>>, viewer: UserId) -> bool {
-    set.lock().unwrap_or_else(|e| e.into_inner()).insert(viewer)
+/// The viewers one kind of task is under way for in this process.
+type UnderWay = Arc<Mutex<HashSet<UserId>>>;
+
+/// A viewer's task marked as under way: unmarked when dropped, so also
+/// when the task ends by a panic or is cancelled.
+struct Claim {
+    set: UnderWay,
+    viewer: UserId,
 }
 
-fn release(set: &Mutex<HashSet<UserId>>, viewer: UserId) {
-    set.lock().unwrap_or_else(|e| e.into_inner()).remove(&viewer);
+impl Claim {
+    /// Marks `viewer`'s task as under way in `set`: `None` when it is
+    /// already.
+    fn take(set: &UnderWay, viewer: UserId) -> Option<Claim> {
+        let fresh = set.lock().unwrap_or_else(|e| e.into_inner()).insert(viewer);
+        fresh.then(|| Claim { set: Arc::clone(set), viewer })
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.set.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.viewer);
+    }
 }
 
 /// Copies queued posts when told (`deliver`), and with `sweep` also every
@@ -160,5 +180,24 @@ async fn trimmer(timelines: Weak<Timelines>, upkeep: Upkeep) {
             Ok(next) => after = next.unwrap_or(UserId(0)),
             Err(e) => tracing::warn!(error = %e, "trimming timelines failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_claim_is_released_when_its_task_panics() {
+        let set = UnderWay::default();
+        let claim = Claim::take(&set, UserId(7)).expect("the first claim");
+        assert!(Claim::take(&set, UserId(7)).is_none(), "claimed twice");
+        assert!(Claim::take(&set, UserId(8)).is_some(), "another viewer's");
+        let task = tokio::spawn(async move {
+            let _claim = claim;
+            panic!("a build that panics");
+        });
+        assert!(task.await.is_err());
+        assert!(Claim::take(&set, UserId(7)).is_some(), "left claimed after the panic");
     }
 }
