@@ -220,7 +220,10 @@ where
     let mut retries = 0;
     loop {
         match write().await {
-            Err(e) if e.is_contention() && retries < 3 => retries += 1,
+            Err(e) if e.is_contention() && retries < 3 => {
+                metrics::counter!("db_write_retries_total").increment(1);
+                retries += 1;
+            }
             done => return done,
         }
     }
