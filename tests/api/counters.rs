@@ -223,3 +223,29 @@ async fn counters_stay_exact_through_every_relationship_path() {
     // follow ended, may stay: the read skips both (store/src/timeline.rs).
     assert!(app.scalar("SELECT COUNT(*) FROM timeline_entries").await > 0, "the timelines hold something");
 }
+
+/// A follow PostgreSQL rolls back to break a deadlock is run again, and
+/// moves each counter once. The follow locks both rows in id order (the
+/// follower's first, made first); the test holds the followed row, then
+/// asks for the follower's.
+#[tokio::test]
+async fn a_follow_rolled_back_by_a_deadlock_moves_counters_once() {
+    if !crate::helpers::on_postgres() {
+        return; // SQLite writes one at a time: no deadlocks
+    }
+    let app = spawn_app().await;
+    let (fan, _) = app.sign_up("fan").await;
+    let (_, star_id) = app.sign_up("star").await;
+    let from = app.statements();
+    app.in_deadlock(
+        "SELECT id FROM users WHERE username = 'star' FOR UPDATE",
+        "SELECT id FROM users WHERE username = 'fan' FOR UPDATE",
+        app.follow(&fan, &star_id),
+    )
+    .await;
+    let locks = app.statements_since(from).iter().filter(|s| s.contains("FOR NO KEY UPDATE")).count();
+    assert_eq!(locks, 2, "the follow rolled back once and run again");
+    assert_eq!(app.scalar("SELECT followers_count FROM users WHERE username = 'star'").await, 1);
+    assert_eq!(app.scalar("SELECT following_count FROM users WHERE username = 'fan'").await, 1);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM follows").await, 1);
+}

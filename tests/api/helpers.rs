@@ -451,6 +451,34 @@ impl TestApp {
         self.log.lock().unwrap()[from..].to_vec()
     }
 
+    /// Runs `write` (a request) into a deadlock that PostgreSQL breaks by
+    /// rolling the write back: a transaction of the test's own takes
+    /// `first` (a row lock the write will wait for), waits until the write
+    /// waits, then takes `second` (a lock the write holds by then). The
+    /// write waited first, so its deadlock check (after `deadlock_timeout`,
+    /// a second by default) runs first and it is the one rolled back; run
+    /// again, it waits for the test's transaction, which then ends.
+    pub async fn in_deadlock<T>(&self, first: &str, second: &str, write: impl std::future::Future<Output = T>) -> T {
+        use sea_orm::TransactionTrait;
+        let statement = |sql: &str| sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql.to_owned());
+        let own =
+            store::connect(&self.database_url().expect("a database of the test's own"), store::PoolOptions::new(1))
+                .await
+                .unwrap();
+        let txn = own.begin().await.unwrap();
+        txn.execute_raw(statement(first)).await.unwrap();
+        let waiting =
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        let (written, ()) = tokio::join!(write, async {
+            let waits =
+                eventually(300, std::time::Duration::from_millis(10), || async { self.scalar(waiting).await == 1 });
+            assert!(waits.await, "the write never waited for `{first}`");
+            txn.execute_raw(statement(second)).await.unwrap();
+            txn.commit().await.unwrap();
+        });
+        written
+    }
+
     /// A single number from SQL run on the test's own connection.
     pub async fn scalar(&self, sql: &str) -> i64 {
         let row = self
