@@ -378,15 +378,20 @@ pub async fn trim(
 /// write holds (a copy's KEY SHARE, a renewal, a backfill), so it can never
 /// be one side of a deadlock over them, whatever order the write took them
 /// in; a row skipped is trimmed next time round.
+/// (The range is given outside the subquery too, so that the statement
+/// walks the primary key's range rather than the whole table.)
 fn push_unheld(sql: &mut Sql, after: UserId, last: UserId, lock: &str, condition: impl FnOnce(&mut Sql)) {
-    let postgres = sql.backend() == DbBackend::Postgres;
-    if postgres {
+    let range = |sql: &mut Sql| {
+        sql.push("viewer_id > ").bind(after).push(" AND viewer_id <= ").bind(last).push(" AND ");
+    };
+    range(sql);
+    if sql.backend() == DbBackend::Postgres {
         sql.push("viewer_id IN (SELECT viewer_id FROM timelines WHERE ");
-    }
-    sql.push("viewer_id > ").bind(after).push(" AND viewer_id <= ").bind(last).push(" AND ");
-    condition(sql);
-    if postgres {
+        range(sql);
+        condition(sql);
         sql.push(" ").push(lock).push(" SKIP LOCKED)");
+    } else {
+        condition(sql);
     }
 }
 
