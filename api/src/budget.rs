@@ -302,6 +302,58 @@ pub fn measure(
 /// worker's stack and took the server down.
 pub const MAX_NESTING: usize = 128;
 
+/// The deepest a document's brackets (`{`, `[`, `(`) may nest in its text,
+/// checked before it is parsed ([`refuse_deep_text`]): room for
+/// [`MAX_NESTING`] selection sets with arguments inside, and for values
+/// (lists, input objects) far deeper than any input type here.
+pub const MAX_TEXT_NESTING: usize = 2 * MAX_NESTING;
+
+/// Refuses a document whose brackets nest deeper than
+/// [`MAX_TEXT_NESTING`], before it is parsed: the parser (async-graphql's,
+/// on pest) recurses several frames for each level of a selection set or
+/// of a value, with no limit of its own, and a 10 KB list of 5,000 nested
+/// lists in an argument overflowed a worker's stack and aborted the
+/// server. One pass over the bytes; brackets inside strings, block
+/// strings and comments do not count.
+pub fn refuse_deep_text(query: &str) -> ApiResult<()> {
+    let bytes = query.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") { 4 } else { 1 };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && !matches!(bytes[i], b'"' | b'\n' | b'\r') {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                if depth > MAX_TEXT_NESTING {
+                    return Err(ApiError::ValidationFailed(format!(
+                        "the document nests brackets deeper than {MAX_TEXT_NESTING}"
+                    )));
+                }
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
 pub fn too_deep() -> ApiError {
     ApiError::ValidationFailed(format!("selections nest deeper than {MAX_NESTING}, fragments included"))
 }
@@ -525,6 +577,32 @@ fn name_has_nul(name: &Name) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn brackets_are_counted_outside_strings_and_comments_only() {
+        let deep = |n: usize, open: &str, close: &str| format!("{{ f(a: {}{}) }}", open.repeat(n), close.repeat(n));
+        // `{ f(` is two levels: the list may take the rest.
+        assert!(refuse_deep_text(&deep(MAX_TEXT_NESTING - 2, "[", "]")).is_ok());
+        assert!(refuse_deep_text(&deep(MAX_TEXT_NESTING - 1, "[", "]")).is_err());
+        assert!(refuse_deep_text(&deep(MAX_TEXT_NESTING - 1, "{a: ", "}")).is_err());
+        // Closed brackets give their level back.
+        let wide = "{ a { b } }".repeat(10_000);
+        assert!(refuse_deep_text(&wide).is_ok());
+        // Inside strings, block strings (with an escaped triple quote) and
+        // comments, brackets are text.
+        let many = "[".repeat(10_000);
+        for text in [
+            format!("{{ f(a: \"{many}\") }}"),
+            format!("{{ f(a: \"\\\"{many}\") }}"),
+            format!("{{ f(a: \"\"\"{many} \\\"\"\" {many}\"\"\") }}"),
+            format!("# {many}\n{{ f }}"),
+        ] {
+            assert!(refuse_deep_text(&text).is_ok(), "{:.40}", text);
+        }
+        // A string cut short by a line end does not hide what follows.
+        assert!(refuse_deep_text(&format!("{{ f(a: \"x\n{many}")).is_err());
+        assert!(refuse_deep_text(&format!("{{ f(a: \"\"\"x\"\"\" b: {many}")).is_err());
+    }
 
     fn shape() -> Shape {
         Shape::from_sdl(&crate::schema::sdl())

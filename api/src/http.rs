@@ -187,9 +187,10 @@ struct Ready {
 
 /// Resolves, parses and measures one request before anything runs: its
 /// document comes from the cache when known (or from an APQ hash alone);
-/// a parse failure is known for what it is (and the engine reuses the
-/// parsed document); a request over the limits, or with NUL in its input,
-/// is refused here. Over GET, a mutation is refused (405) before anything
+/// a new one whose brackets nest too deep for the parser's recursion is
+/// refused unparsed; a parse failure is known for what it is (and the
+/// engine reuses the parsed document); a request over the limits, or with
+/// NUL in its input, is refused here. Over GET, a mutation is refused (405) before anything
 /// runs: GET must stay safe to repeat, prefetch and cache.
 fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> Result<Checked, ApiError> {
     let refuse = |error: ApiError, mut err: ServerError| {
@@ -206,6 +207,11 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
     };
     let name = req.operation_name.clone();
     let mut variables = std::mem::take(&mut req.variables);
+    if resolved.cached.is_none() {
+        if let Err(error) = budget::refuse_deep_text(&req.query) {
+            return refuse(error, ServerError::new(String::new(), None));
+        }
+    }
     let doc = match req.parsed_query() {
         Ok(doc) => doc,
         Err(err) => {

@@ -145,6 +145,52 @@ async fn a_parse_error_does_not_echo_the_document() {
     app.assert_alive().await;
 }
 
+/// Brackets nested deep in a document's text (lists or input objects in an
+/// argument, a variable's default, selection sets, inline fragments) are
+/// refused before the parser recurses into them: 5,000 nested lists in a
+/// 10 KB request overflowed a worker's stack and aborted the server (found
+/// by a probe of the running server). Just under the limit each still
+/// parses and gets its usual answer, so the limit sits where the parser's
+/// stack holds (this is a debug build: larger frames than release).
+#[tokio::test]
+async fn brackets_nested_past_the_parser_are_refused_not_a_crash() {
+    let app = spawn_app().await;
+    let limit = api::budget::MAX_TEXT_NESTING;
+    let list = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    let object = |n: usize| format!("{}1{}", "{a: ".repeat(n), "}".repeat(n));
+    // Each document below opens two levels before what repeats: `{ users(`
+    // or `query($v: ... = ` and `{`.
+    let documents: Vec<Box<dyn Fn(usize) -> String>> = vec![
+        Box::new(move |n| format!("{{ users(search: {}) {{ nodes {{ id }} }} }}", list(n - 2))),
+        Box::new(move |n| format!("{{ users(search: {}) {{ nodes {{ id }} }} }}", object(n - 2))),
+        Box::new(move |n| format!("query($v: [String] = {}) {{ __typename }}", list(n - 1))),
+        Box::new(|n| format!("{}{}", "{ viewer ".repeat(n), "}".repeat(n))),
+        Box::new(|n| format!("{{{} __typename {}}}", " ... on Query {".repeat(n - 1), "}".repeat(n - 1))),
+    ];
+    for (i, document) in documents.iter().enumerate() {
+        for n in [10_000, limit + 1] {
+            let (status, _, body) = app.post_raw(None, &json!({ "query": document(n) })).await;
+            assert_eq!(status, 200, "document {i} at {n}: {body}");
+            assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{i} at {n}: {body}");
+            let message = body["errors"][0]["message"].as_str().unwrap();
+            assert!(message.contains("nests brackets deeper than"), "document {i} at {n}: {message}");
+        }
+        // At the limit: parsed, and refused for what it is (a wrong
+        // type, selections past the engine's depth), never for its text.
+        let (status, _, body) = app.post_raw(None, &json!({ "query": document(limit) })).await;
+        assert_eq!(status, 200, "document {i} at the limit: {body}");
+        let message = body["errors"][0]["message"].as_str().unwrap_or("");
+        assert!(!message.contains("nests brackets"), "document {i} at the limit: {message}");
+        app.assert_alive().await;
+    }
+    // Over GET as well.
+    let url = format!("{}/graphql", app.url);
+    let res = app.client.get(&url).query(&[("query", documents[0](limit + 100))]).send().await.unwrap();
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{body}");
+    app.assert_alive().await;
+}
+
 /// A chain of fragments, each spreading the next, is refused before any
 /// walk of it recurses that deep: 5,000 links (190 KB, under the body
 /// limit) overflowed a worker's stack and aborted the server.
