@@ -62,6 +62,19 @@ pub enum ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// Client input quoted in an error message: at most [`QUOTED_CHARS`]
+/// characters of it, then `…`, so that a 200 KB cursor or ID is not sent
+/// back whole.
+pub fn quoted(input: &str) -> std::borrow::Cow<'_, str> {
+    match input.char_indices().nth(QUOTED_CHARS) {
+        Some((cut, _)) => format!("{}…", &input[..cut]).into(),
+        None => input.into(),
+    }
+}
+
+/// The most characters of client input an error message quotes.
+pub const QUOTED_CHARS: usize = 64;
+
 impl ApiError {
     pub fn bad_input(msg: impl Into<String>) -> Self {
         ApiError::BadUserInput(msg.into())

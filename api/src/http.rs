@@ -541,15 +541,51 @@ async fn graphql_post(
     };
     let batch: BatchRequest = match serde_json::from_slice(&body) {
         Ok(batch) => batch,
-        Err(e) => {
-            let message = format!("the body is not a GraphQL request in JSON: {e}");
-            return refuse(ApiError::BadRequest(message), media);
-        }
+        Err(e) => return refuse(ApiError::BadRequest(not_a_request(&body, e)), media),
     };
     match run(&state, &headers, media, ClientAddr(peer.ip()), batch, false).await {
         Ok(answer) => answer.into_response(media),
         Err(e) => refuse(e, media),
     }
+}
+
+/// Why a body is not a GraphQL request (or a batch of them), in words a
+/// client can act on: serde's own message for JSON that does not parse,
+/// otherwise the first member of the wrong kind (serde would only say
+/// that no variant of an untagged enum matched). Runs only on this error
+/// path: the body is parsed a second time, as plain JSON.
+fn not_a_request(body: &[u8], error: serde_json::Error) -> String {
+    use serde_json::Value;
+    let prefix = "the body is not a GraphQL request in JSON";
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return format!("{prefix}: {error}");
+    };
+    let one = |request: &Value, at: &str| -> Option<String> {
+        let Value::Object(members) = request else {
+            return Some(format!("{at} must be an object with a `query` string"));
+        };
+        let kinds = [
+            ("query", "a string"),
+            ("operationName", "a string or null"),
+            ("variables", "an object or null"),
+            ("extensions", "an object or null"),
+        ];
+        kinds.iter().find_map(|(name, kind)| {
+            let fits = match (*name, members.get(*name)?) {
+                ("query", v) => v.is_string(),
+                ("operationName", v) => v.is_string() || v.is_null(),
+                (_, v) => v.is_object() || v.is_null(),
+            };
+            (!fits).then(|| format!("`{name}` must be {kind}"))
+        })
+    };
+    let why = match &value {
+        Value::Array(requests) => {
+            requests.iter().enumerate().find_map(|(i, r)| one(r, &format!("request {i} of the batch")))
+        }
+        request => one(request, "the body"),
+    };
+    format!("{prefix}: {}", why.unwrap_or_else(|| error.to_string()))
 }
 
 fn is_length_limit(err: &axum::Error) -> bool {

@@ -43,7 +43,7 @@ impl NodeId {
 
     /// Decodes any global ID.
     pub fn decode(id: &str) -> ApiResult<Self> {
-        let bad = || ApiError::bad_input(format!("`{id}` is not a valid ID"));
+        let bad = || ApiError::bad_input(format!("`{}` is not a valid ID", crate::error::quoted(id)));
         let raw = URL_SAFE_NO_PAD.decode(id).map_err(|_| bad())?;
         let text = String::from_utf8(raw).map_err(|_| bad())?;
         let (kind, num) = text.split_once(':').ok_or_else(bad)?;
@@ -77,7 +77,7 @@ pub fn post_id(id: PostId) -> ID {
 pub fn decode_user(id: &str) -> ApiResult<UserId> {
     match NodeId::decode(id)? {
         NodeId::User(user) => Ok(user),
-        _ => Err(ApiError::bad_input(format!("`{id}` is not a User ID"))),
+        _ => Err(ApiError::bad_input(format!("`{}` is not a User ID", crate::error::quoted(id)))),
     }
 }
 
@@ -85,7 +85,7 @@ pub fn decode_user(id: &str) -> ApiResult<UserId> {
 pub fn decode_post(id: &str) -> ApiResult<PostId> {
     match NodeId::decode(id)? {
         NodeId::Post(post) => Ok(post),
-        _ => Err(ApiError::bad_input(format!("`{id}` is not a Post ID"))),
+        _ => Err(ApiError::bad_input(format!("`{}` is not a Post ID", crate::error::quoted(id)))),
     }
 }
 

@@ -84,5 +84,6 @@ pub fn scan_cost(first: Option<i32>, last: Option<i32>, scans: bool, child_compl
 }
 
 pub fn decode_cursor(cursor: &str) -> ApiResult<Cursor> {
-    Cursor::decode(cursor).ok_or_else(|| ApiError::bad_input(format!("`{cursor}` is not a valid cursor")))
+    Cursor::decode(cursor)
+        .ok_or_else(|| ApiError::bad_input(format!("`{}` is not a valid cursor", crate::error::quoted(cursor))))
 }

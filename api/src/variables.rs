@@ -142,7 +142,8 @@ fn misfit(shape: &Shape, ty: &Type, value: &ConstValue) -> Option<String> {
                     ConstValue::String(v) => v.as_str(),
                     _ => return Some(format!("expected a value of `{name}`")),
                 };
-                return (!values.contains(given)).then(|| format!("`{name}` has no value `{given}`"));
+                return (!values.contains(given))
+                    .then(|| format!("`{name}` has no value `{}`", crate::error::quoted(given)));
             }
             let (Some(fields), ConstValue::Object(object)) = (shape.input_fields(name), value) else {
                 return None;
@@ -161,7 +162,7 @@ fn misfit(shape: &Shape, ty: &Type, value: &ConstValue) -> Option<String> {
                 }
             }
             if let Some(unknown) = object.keys().find(|k| shape.input_field(name, k).is_none()) {
-                return Some(format!("`{name}` has no field `{unknown}`"));
+                return Some(format!("`{name}` has no field `{}`", crate::error::quoted(unknown)));
             }
             true
         }

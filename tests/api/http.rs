@@ -59,17 +59,50 @@ async fn malformed_and_oversized_bodies() {
     let post = |body: Vec<u8>| {
         app.client.post(format!("{}/graphql", app.url)).header("content-type", "application/json").body(body).send()
     };
-    for bad in [&b"{not json"[..], b"", b"[1,2]", b"{\"query\": 5}"] {
+    // Each refusal says what is wrong, not which Rust type did not match.
+    for (bad, says) in [
+        (&b"{not json"[..], "key must be a string at line 1 column 2"),
+        (b"", "EOF while parsing"),
+        (b"[1,2]", "request 0 of the batch must be an object with a `query` string"),
+        (b"null", "the body must be an object with a `query` string"),
+        (b"{\"query\": 5}", "`query` must be a string"),
+        (b"{\"query\": \"{ a }\", \"variables\": \"x\"}", "`variables` must be an object or null"),
+        (b"{\"query\": \"{ a }\", \"operationName\": 7}", "`operationName` must be a string or null"),
+        (
+            b"[{\"query\": \"{ a }\"}, {\"query\": \"{ b }\", \"extensions\": []}]",
+            "`extensions` must be an object or null",
+        ),
+    ] {
         let res = post(bad.to_vec()).await.unwrap();
         assert_eq!(res.status(), 400, "{}", String::from_utf8_lossy(bad));
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(says) && !message.contains("enum"), "{}: {message}", String::from_utf8_lossy(bad));
     }
     let huge = json!({ "query": format!("{{ viewer {{ id }} }} #{}", "x".repeat(300 * 1024)) });
     let res = post(serde_json::to_vec(&huge).unwrap()).await.unwrap();
     assert_eq!(res.status(), 413);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["errors"][0]["extensions"]["code"], "PAYLOAD_TOO_LARGE");
+}
+
+/// A cursor or an ID that does not decode is quoted in its error, cut to
+/// 64 characters: a 200 KB one is not sent back whole.
+#[tokio::test]
+async fn bad_cursors_and_ids_are_quoted_short() {
+    let app = spawn_app().await;
+    let long = "Zm9v".repeat(50_000);
+    for (query, vars) in [
+        ("query($c: String) { users(after: $c) { nodes { id } } }", json!({ "c": long })),
+        ("query($u: ID!) { node(id: $u) { id } }", json!({ "u": long })),
+        ("query($u: ID!) { post(id: $u) { id } }", json!({ "u": format!("{long}=") })),
+    ] {
+        let body = app.gql(None, query, vars).await;
+        let message = body["errors"][0]["message"].as_str().unwrap_or_else(|| panic!("an error: {body:.300}"));
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{message:.300}");
+        assert!(message.contains("Zm9vZm9v") && message.contains('…') && message.len() < 200, "{message:.300}");
+    }
 }
 
 #[tokio::test]
