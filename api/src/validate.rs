@@ -48,10 +48,20 @@ pub fn password(raw: &str) -> ApiResult<&str> {
     Ok(raw)
 }
 
+/// Whether `text` shows anything: a letter, mark, number, punctuation or
+/// symbol (emoji are symbols). Spaces, controls, and format characters
+/// (zero-width spaces and joiners, bidirectional overrides, the BOM) alone
+/// show nothing, and trimming leaves most of them.
+fn visible(text: &str) -> bool {
+    use unicode_properties::{GeneralCategoryGroup as G, UnicodeGeneralCategory};
+    text.chars().any(|c| !matches!(c.general_category_group(), G::Separator | G::Other))
+}
+
+/// 1-50 characters after trimming, at least one of them visible.
 pub fn display_name(raw: &str) -> ApiResult<&str> {
     let name = raw.trim();
-    if name.is_empty() || name.chars().count() > DISPLAY_NAME_MAX {
-        return Err(ApiError::bad_input("`displayName` must be 1-50 characters"));
+    if !visible(name) || name.chars().count() > DISPLAY_NAME_MAX {
+        return Err(ApiError::bad_input("`displayName` must be 1-50 characters, at least one of them visible"));
     }
     Ok(name)
 }
@@ -64,11 +74,13 @@ pub fn bio(raw: &str) -> ApiResult<&str> {
     Ok(bio)
 }
 
-/// 1-500 characters after trimming.
+/// 1-500 characters after trimming, at least one of them visible.
 pub fn post_body(raw: &str) -> ApiResult<&str> {
     let body = raw.trim();
-    if body.is_empty() || body.chars().count() > POST_MAX {
-        return Err(ApiError::bad_input("`body` must be 1-500 characters after trimming"));
+    if !visible(body) || body.chars().count() > POST_MAX {
+        return Err(ApiError::bad_input(
+            "`body` must be 1-500 characters after trimming, at least one of them visible",
+        ));
     }
     Ok(body)
 }
@@ -93,5 +105,16 @@ mod tests {
         assert!(post_body("   ").is_err());
         assert!(post_body(&"é".repeat(500)).is_ok());
         assert!(post_body(&"é".repeat(501)).is_err());
+        // Nothing visible: zero-width space, joiner, BOM, a bidirectional
+        // override, a control, an ideographic space.
+        for blank in ["\u{200b}", "\u{202e}\u{200b}", "\u{200d}\u{feff}", "\u{7}", "\u{3000}\u{2060}"] {
+            assert!(post_body(blank).is_err(), "{blank:?}");
+            assert!(display_name(blank).is_err(), "{blank:?}");
+        }
+        // Something visible, with or without invisible company.
+        for shown in ["a", "\u{202e}abc", "😀", "👩\u{200d}💻", "١", "!", "é", "\u{301}"] {
+            assert!(post_body(shown).is_ok(), "{shown:?}");
+            assert!(display_name(shown).is_ok(), "{shown:?}");
+        }
     }
 }

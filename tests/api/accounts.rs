@@ -159,6 +159,8 @@ async fn update_profile() {
     let data = app.ok(Some(&token), q, json!({ "i": { "bio": "" } })).await;
     assert_eq!(data["updateProfile"], json!({ "displayName": "John Smith", "bio": "" }));
     assert_eq!(app.error_code(Some(&token), q, json!({ "i": { "displayName": "  " } })).await, "BAD_USER_INPUT");
+    let invisible = json!({ "i": { "displayName": "\u{200b}\u{200b}" } });
+    assert_eq!(app.error_code(Some(&token), q, invisible).await, "BAD_USER_INPUT");
     assert_eq!(app.error_code(Some(&token), q, json!({ "i": { "bio": "x".repeat(301) } })).await, "BAD_USER_INPUT");
     assert_eq!(app.error_code(None, q, json!({ "i": { "bio": "x" } })).await, "UNAUTHENTICATED");
 }

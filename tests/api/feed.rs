@@ -152,7 +152,7 @@ async fn posts_are_validated_and_counted() {
     let q = "mutation($b: String!) { createPost(input: { body: $b }) { body author { username postsCount } } }";
     let data = app.ok(Some(&john), q, json!({ "b": "  hello world \n" })).await;
     assert_eq!(data["createPost"], json!({ "body": "hello world", "author": { "username": "john", "postsCount": 1 } }));
-    for bad in ["", "   ", &"x".repeat(501)] {
+    for bad in ["", "   ", &"x".repeat(501), "\u{202e}\u{200b}", "\u{feff}\n\u{2060}"] {
         assert_eq!(app.error_code(Some(&john), q, json!({ "b": bad })).await, "BAD_USER_INPUT");
     }
     assert_eq!(app.ok(Some(&john), q, json!({ "b": "é".repeat(500) })).await["createPost"]["author"]["postsCount"], 2);

@@ -48,7 +48,7 @@ pub struct SignInInput {
 /// Changes to the viewer's profile; a field left out (or null) stays as it is.
 #[derive(InputObject)]
 pub struct UpdateProfileInput {
-    /// The name shown to others, 1-50 characters after trimming.
+    /// The name shown to others, 1-50 characters after trimming, at least one of them visible.
     display_name: Option<String>,
     /// At most 300 characters after trimming; "" clears it.
     bio: Option<String>,
@@ -68,7 +68,7 @@ pub struct DeleteAccountInput {
 /// A new post.
 #[derive(InputObject)]
 pub struct CreatePostInput {
-    /// The text: 1-500 characters after trimming (blank or longer is BAD_USER_INPUT).
+    /// The text: 1-500 characters after trimming, at least one of them visible (blank, only invisible characters, or longer is BAD_USER_INPUT).
     body: String,
 }
 
