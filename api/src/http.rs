@@ -558,6 +558,12 @@ fn not_a_request(body: &[u8], error: serde_json::Error) -> String {
     use serde_json::Value;
     let prefix = "the body is not a GraphQL request in JSON";
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        // serde_json's words for `\ud800` alone ("unexpected end of hex
+        // escape", "lone leading surrogate") name no character.
+        let text = error.to_string();
+        if text.contains("hex escape") || text.contains("surrogate") {
+            return format!("{prefix}: a \\u escape is not a whole character: half of a UTF-16 surrogate pair, or fewer than four hex digits ({text})");
+        }
         return format!("{prefix}: {error}");
     };
     let one = |request: &Value, at: &str| -> Option<String> {

@@ -64,6 +64,10 @@ async fn malformed_and_oversized_bodies() {
         (&b"{not json"[..], "key must be a string at line 1 column 2"),
         (b"", "EOF while parsing"),
         (b"[1,2]", "request 0 of the batch must be an object with a `query` string"),
+        (
+            b"{\"query\": \"{ a }\", \"variables\": {\"s\": \"\\ud800x\"}}",
+            "not a whole character: half of a UTF-16 surrogate pair",
+        ),
         (b"null", "the body must be an object with a `query` string"),
         (b"{\"query\": 5}", "`query` must be a string"),
         (b"{\"query\": \"{ a }\", \"variables\": \"x\"}", "`variables` must be an object or null"),
