@@ -309,12 +309,13 @@ pub const MAX_NESTING: usize = 128;
 pub const MAX_TEXT_NESTING: usize = 2 * MAX_NESTING;
 
 /// Refuses a document whose brackets nest deeper than
-/// [`MAX_TEXT_NESTING`], before it is parsed: the parser (async-graphql's,
-/// on pest) recurses several frames for each level of a selection set or
-/// of a value, with no limit of its own, and a 10 KB list of 5,000 nested
-/// lists in an argument overflowed a worker's stack and aborted the
-/// server. One pass over the bytes; brackets inside strings, block
-/// strings and comments do not count.
+/// [`MAX_TEXT_NESTING`], before it is parsed: pest, under async-graphql's
+/// parser, recurses several frames for each level of a value or a
+/// selection set while it matches the text, before the parser's own limit
+/// (on selection sets only) applies; a 10 KB list of 5,000 nested lists in
+/// an argument overflowed a worker's stack and aborted the server. One
+/// pass over the bytes; brackets inside strings, block strings and
+/// comments do not count.
 pub fn refuse_deep_text(query: &str) -> ApiResult<()> {
     let bytes = query.as_bytes();
     let (mut depth, mut i) = (0usize, 0usize);

@@ -190,8 +190,9 @@ struct Ready {
 /// a new one whose brackets nest too deep for the parser's recursion is
 /// refused unparsed; a parse failure is known for what it is (and the
 /// engine reuses the parsed document); a request over the limits, or with
-/// NUL in its input, is refused here. Over GET, a mutation is refused (405) before anything
-/// runs: GET must stay safe to repeat, prefetch and cache.
+/// NUL in its input, is refused here. Over GET, a mutation is refused
+/// (405) before anything runs: GET must stay safe to repeat, prefetch and
+/// cache.
 fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> Result<Checked, ApiError> {
     let refuse = |error: ApiError, mut err: ServerError| {
         error.replace(&mut err);

@@ -149,17 +149,17 @@ async fn a_parse_error_does_not_echo_the_document() {
 /// argument, a variable's default, selection sets, inline fragments) are
 /// refused before the parser recurses into them: 5,000 nested lists in a
 /// 10 KB request overflowed a worker's stack and aborted the server (found
-/// by a probe of the running server). Just under the limit each still
-/// parses and gets its usual answer, so the limit sits where the parser's
-/// stack holds (this is a debug build: larger frames than release).
+/// by a probe of the running server). At the limit each still parses and
+/// gets its usual answer: the parser's stack holds there (in this debug
+/// build, and in release, tried by hand).
 #[tokio::test]
 async fn brackets_nested_past_the_parser_are_refused_not_a_crash() {
     let app = spawn_app().await;
     let limit = api::budget::MAX_TEXT_NESTING;
     let list = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
     let object = |n: usize| format!("{}1{}", "{a: ".repeat(n), "}".repeat(n));
-    // Each document below opens two levels before what repeats: `{ users(`
-    // or `query($v: ... = ` and `{`.
+    // Each document nests its brackets exactly `n` deep (`{ users(` is
+    // two levels, `query(` one).
     let documents: Vec<Box<dyn Fn(usize) -> String>> = vec![
         Box::new(move |n| format!("{{ users(search: {}) {{ nodes {{ id }} }} }}", list(n - 2))),
         Box::new(move |n| format!("{{ users(search: {}) {{ nodes {{ id }} }} }}", object(n - 2))),
