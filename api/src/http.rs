@@ -183,6 +183,9 @@ struct Ready {
     /// Whether its document passed the engine's validation before (it
     /// runs in the engine's fast mode: [`Schemas`]).
     known: bool,
+    /// Whether it is a query sent with a persisted-query hash (its answer
+    /// gets an ETag over POST too).
+    persisted: bool,
 }
 
 /// Resolves, parses and measures one request before anything runs: its
@@ -204,9 +207,13 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
     }
     let resolved = match state.documents.resolve(&mut req) {
         Ok(resolved) => resolved,
+        // A malformed persisted query (a hash that is not its text's, a
+        // version not 1) is the transport's 400, as a missing `query` is.
+        Err(error @ ApiError::BadRequest(_)) => return Err(error),
         Err(error) => return refuse(error, ServerError::new(String::new(), None)),
     };
     let name = req.operation_name.clone();
+    let hashed = req.extensions.contains_key("persistedQuery");
     let mut variables = std::mem::take(&mut req.variables);
     if resolved.cached.is_none() {
         if let Err(error) = budget::refuse_deep_text(&req.query) {
@@ -238,6 +245,7 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
         }
     }
     let name_of_op = op.name.map(str::to_owned);
+    let persisted = hashed && op.ty == OperationType::Query;
     // A cached document ran once without a request error, so it passed
     // the engine's validation and its variables' usages were found to fit;
     // with one operation, it still does, and only its variables' values
@@ -272,7 +280,7 @@ fn check(state: &AppState, mut req: async_graphql::Request, over_get: bool) -> R
             req.variables = variables;
             let keep = resolved.keep.and_then(|hash| state.documents.to_keep(hash, &req, &doc));
             let label = crate::observe::operation_label(name_of_op.as_deref());
-            Ok(Checked::Run(Ready { req, cost, label, keep, asked, known }))
+            Ok(Checked::Run(Ready { req, cost, label, keep, asked, known, persisted }))
         }
         Err(error) => refuse(error, ServerError::new(String::new(), None)),
     }
@@ -341,6 +349,8 @@ struct Answer {
     body: Vec<u8>,
     /// Whether it was made for a signed-in viewer (it is private then).
     private: bool,
+    /// Whether it answers one query sent with a persisted-query hash.
+    persisted: bool,
 }
 
 /// Checks a whole batch against one budget, finds the viewer, then runs
@@ -398,6 +408,7 @@ async fn run(
         .collect();
     crate::observe::record_operations(&labels.join(","));
     let runs = checked.iter().any(|c| matches!(c, Checked::Run(..)));
+    let persisted = single && checked.iter().all(|c| matches!(c, Checked::Run(Ready { persisted: true, .. })));
     let viewer = match runs {
         true => Viewer::from_headers(headers, state).await?,
         false => Viewer::anonymous(),
@@ -461,7 +472,7 @@ async fn run(
     if unavailable && (media == Media::Json || no_data) {
         status = StatusCode::SERVICE_UNAVAILABLE;
     }
-    Ok(Answer { status, body, private: viewer.signed_in().is_some() })
+    Ok(Answer { status, body, private: viewer.signed_in().is_some(), persisted })
 }
 
 /// One response of a batch, as sent.
@@ -545,7 +556,18 @@ async fn graphql_post(
         Err(e) => return refuse(ApiError::BadRequest(not_a_request(&body, e)), media),
     };
     match run(&state, &headers, media, ClientAddr(peer.ip()), batch, false).await {
-        Ok(answer) => answer.into_response(media),
+        Ok(answer) => {
+            // A poll by persisted-query hash gets its ETag over POST too
+            // (If-None-Match stays GET's: RFC 9110 allows 304 only for GET
+            // and HEAD); an answer for a signed-in viewer is private.
+            let etag = (answer.persisted && answer.status == StatusCode::OK).then(|| etag_of(media, &answer.body));
+            let private = answer.private;
+            let mut res = answer.into_response(media);
+            if etag.is_some() || private {
+                cache_headers(&mut res, etag, private);
+            }
+            res
+        }
         Err(e) => refuse(e, media),
     }
 }
@@ -666,6 +688,14 @@ async fn graphql_get(
         true => StatusCode::NOT_MODIFIED.into_response(),
         false => answer.into_response(media),
     };
+    cache_headers(&mut res, etag, private);
+    res
+}
+
+/// The validator and caching rules of an answer: its ETag, if any; always
+/// checked with the server before reuse (`no-cache`), and `private` for a
+/// signed-in viewer; it varies with the token and with `Accept`.
+fn cache_headers(res: &mut Response, etag: Option<HeaderValue>, private: bool) {
     let h = res.headers_mut();
     if let Some(etag) = etag {
         h.insert(header::ETAG, etag);
@@ -673,7 +703,6 @@ async fn graphql_get(
     let cache = if private { "private, no-cache" } else { "no-cache" };
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(header::VARY, HeaderValue::from_static("Authorization, Accept"));
-    res
 }
 
 /// Whether a GET without a query is a browser's: `Accept` allows HTML,

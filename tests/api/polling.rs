@@ -114,6 +114,7 @@ async fn a_poll_over_get_is_a_persisted_query_with_an_etag() {
     // The hash with its text registers it (a wrong hash is refused).
     let wrong = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256_hex("{ __typename }") } }).to_string();
     let res = get(vec![("query", FEED.into()), ("extensions", wrong)], None).await.unwrap();
+    assert_eq!(res.status(), 400, "the transport's BAD_REQUEST");
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST", "{body}");
     let res = get(vec![("query", FEED.into()), ("extensions", ext.clone())], None).await.unwrap();
@@ -160,12 +161,21 @@ async fn a_poll_over_get_is_a_persisted_query_with_an_etag() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(strings(&body["data"]["feed"]["edges"], "/node/body"), ["second", "first"]);
 
-    // Over POST, the hash alone works too; a mutation's hash over GET is 405.
-    let (status, _, body) = app
+    // Over POST, the hash alone works too, with the same ETag (no 304:
+    // RFC 9110 gives that to GET and HEAD only); a mutation's hash over GET
+    // is 405.
+    let (status, headers, body) = app
         .post_raw(Some(&me), &json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } }))
         .await;
     assert_eq!(status, 200);
     assert_eq!(strings(&body["data"]["feed"]["edges"], "/node/body"), ["second", "first"]);
+    assert_eq!(headers["etag"], new_etag.as_str());
+    assert_eq!(headers["cache-control"], "private, no-cache");
+    // A signed-in viewer's answer over POST is private, with or without a
+    // hash; without one it has no ETag.
+    let (_, headers, _) = app.post_raw(Some(&me), &json!({ "query": FEED })).await;
+    assert_eq!(headers["cache-control"], "private, no-cache");
+    assert!(headers.get("etag").is_none());
     // Mutations are never kept (their text may hold a password: a hash
     // lookup would be a guessing oracle); their text is sent each time.
     let sign_out = "mutation Out { signOut }";
@@ -192,8 +202,9 @@ async fn a_poll_over_get_is_a_persisted_query_with_an_etag() {
     assert_eq!(body[1]["data"]["__typename"], "Query", "{body}");
     // Bad protocol fields are request errors with a code.
     for bad in [json!({ "version": 2, "sha256Hash": hash }), json!({ "version": 1, "sha256Hash": "zz" }), json!("x")] {
-        let (_, _, body) = app.post_raw(None, &json!({ "extensions": { "persistedQuery": bad } })).await;
+        let (status, _, body) = app.post_raw(None, &json!({ "extensions": { "persistedQuery": bad } })).await;
         assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST", "{body}");
+        assert_eq!(status, 400, "{body}");
     }
     // Signed out, an answer is not private.
     let res = app.client.get(&url).query(&[("query", "{ __typename }")]).send().await.unwrap();

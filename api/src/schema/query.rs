@@ -250,7 +250,7 @@ impl Query {
         Ok(UserConnection::listed(page))
     }
 
-    /// Accounts the viewer might follow, best first (at most 50; 10 by default): followed by the most of the viewer's followees, then by the most followers; popular accounts fill in. UNAUTHENTICATED when signed out.
+    /// Accounts the viewer might follow, best first (at most 50; 10 by default): followed by the most of the viewer's followees, then by the most followers; popular accounts fill in. Never the viewer, an account they follow or have asked to follow, a block either way, or a CLOSED account. UNAUTHENTICATED when signed out.
     #[graphql(complexity = "first.unwrap_or(SUGGESTIONS).clamp(0, 50) as usize * child_complexity + 1")]
     async fn suggested_users(
         &self,
