@@ -378,21 +378,21 @@ pub async fn trim(
 /// entries are never updated, so an address stays a row's for the
 /// statement. On SQLite by `rowid`, the join walked in that order.
 fn below_floors_stmt(backend: DbBackend, after: UserId, last: UserId) -> Statement {
-    let mut sql = Sql::new(backend);
-    if backend == DbBackend::Postgres {
-        sql.push(
+    let (open, close) = match backend {
+        DbBackend::Postgres => (
             "DELETE FROM timeline_entries WHERE ctid = ANY(ARRAY(SELECT e.ctid FROM timelines t CROSS JOIN LATERAL \
              (SELECT ctid FROM timeline_entries e WHERE e.viewer_id = t.viewer_id AND e.created_at <= t.floor_at OFFSET 0) e \
              WHERE t.viewer_id > ",
-        );
-    } else {
-        sql.push(
+            "))",
+        ),
+        _ => (
             "DELETE FROM timeline_entries WHERE rowid IN (SELECT e.rowid FROM timelines t CROSS JOIN timeline_entries e \
              ON e.viewer_id = t.viewer_id AND e.created_at <= t.floor_at WHERE t.viewer_id > ",
-        );
-    }
-    sql.bind(after).push(" AND t.viewer_id <= ").bind(last).push(" AND t.ready");
-    sql.push(if backend == DbBackend::Postgres { "))" } else { ")" });
+            ")",
+        ),
+    };
+    let mut sql = Sql::new(backend);
+    sql.push(open).bind(after).push(" AND t.viewer_id <= ").bind(last).push(" AND t.ready").push(close);
     sql.build()
 }
 
