@@ -664,12 +664,12 @@ async fn writes_never_fail_on_a_timeline_dropped_under_them() {
 /// once did, dropping idle timelines while a post was being copied into
 /// them, and the two deadlocked (each took the rows in the order its plan
 /// found them). Two readers follow an author with two posts; one reader's
-/// timeline is held in a transaction left open, first as a post's copy
-/// holds it (KEY SHARE), then as a renewal or a backfill does (NO KEY
-/// UPDATE). Each time a round of the trimmer returns at once, having done
-/// its work on the other reader's timeline (trimmed to 0 entries, then
-/// dropped) and left the held one as it was; once the hold ends, the next
-/// round does the same to it.
+/// timeline is held in a transaction left open, first as a renewal or a
+/// backfill holds it (NO KEY UPDATE), then as a post's copy does (KEY
+/// SHARE). Each time a round of the trimmer (cap 0) returns at once,
+/// having done its work on the other reader's timeline (trimmed to 0
+/// entries, then dropped) and left the held one as it was; once the hold
+/// ends, the next round does the same to it.
 #[tokio::test]
 async fn the_trimmer_never_waits_for_a_timeline_a_write_holds() {
     use sea_orm::{DbBackend, Statement, TransactionTrait};
@@ -698,10 +698,10 @@ async fn the_trimmer_never_waits_for_a_timeline_a_write_holds() {
         store::connect(&url, store::PoolOptions::new(1)).await.unwrap(),
         store::connect(&url, store::PoolOptions::new(1)).await.unwrap(),
     );
-    let round = |cap: i64, idle_since: chrono::DateTime<chrono::Utc>| {
+    let round = |idle_since: chrono::DateTime<chrono::Utc>| {
         let trimmer = trimmer.clone();
         async move {
-            tokio::time::timeout(Duration::from_secs(5), trim(&trimmer, UserId(0), 500, cap, idle_since))
+            tokio::time::timeout(Duration::from_secs(5), trim(&trimmer, UserId(0), 500, 0, idle_since))
                 .await
                 .expect("the trimmer waited for the held timeline")
                 .expect("a round of the trimmer")
@@ -720,19 +720,19 @@ async fn the_trimmer_never_waits_for_a_timeline_a_write_holds() {
     // Trimmed to 0 entries (none dropped), the held timeline skipped.
     let never_idle = store::timeline::no_floor();
     let txn = hold("FOR NO KEY UPDATE").await;
-    round(0, never_idle).await;
+    round(never_idle).await;
     assert_eq!((app.scalar(&entries(&held)).await, app.scalar(&entries(&free)).await), (2, 0));
     txn.commit().await.unwrap();
-    round(0, never_idle).await;
+    round(never_idle).await;
     assert_eq!(app.scalar(&entries(&held)).await, 0);
 
     // Every timeline idle: dropped, the held one skipped.
     let all_idle = chrono::Utc::now() + chrono::Duration::days(1);
     let txn = hold("FOR KEY SHARE").await;
-    round(0, all_idle).await;
+    round(all_idle).await;
     assert_eq!((app.scalar(&timelines(&held)).await, app.scalar(&timelines(&free)).await), (1, 0));
     txn.commit().await.unwrap();
-    round(0, all_idle).await;
+    round(all_idle).await;
     assert_eq!(app.scalar(&timelines(&held)).await, 0);
 }
 
