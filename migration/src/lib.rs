@@ -12,6 +12,7 @@ mod m20261130_000005_feed_markers;
 mod m20261130_000006_timelines;
 mod m20261130_000007_pending_by_time;
 mod m20261201_000008_timeline_reads;
+mod m20261201_000009_timeline_checks;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_timelines::Migration),
             Box::new(m20261130_000007_pending_by_time::Migration),
             Box::new(m20261201_000008_timeline_reads::Migration),
+            Box::new(m20261201_000009_timeline_checks::Migration),
         ]
     }
 }

@@ -36,7 +36,8 @@
 //!
 //! A timeline holds every post of the accounts its viewer follows and
 //! shows that is newer than its `floor_at`, and about [`Delivery::cap`]
-//! entries once trimmed ([`trim`], run in the background): pages reaching
+//! entries once trimmed ([`trim`], run in the background; it counts again
+//! only timelines that have grown since it last looked): pages reaching
 //! below the floor are read from the live tables. Accounts made by signUp
 //! start with an empty, complete timeline; for accounts without one
 //! (loaded in bulk, or from before this table) the first feed read serves
@@ -203,9 +204,11 @@ pub fn backfill_stmts(backend: DbBackend, viewer: UserId, authors: &[UserId], ca
 }
 
 /// Pushes the raising of `viewer`'s floor to the newest post any of
-/// `authors` has beyond its `cap` newest, where that is above it.
+/// `authors` has beyond its `cap` newest, where that is above it, and
+/// marks the timeline for the trimmer to count again (the copies that
+/// follow may be older than its newest entry: [`grown_stmt`]).
 pub fn push_backfill_floor(sql: &mut Sql, viewer: UserId, authors: &[UserId], cap: i64) {
-    sql.push("UPDATE timelines SET floor_at = COALESCE((SELECT MAX(c) FROM (");
+    sql.push("UPDATE timelines SET checked_top_at = NULL, floor_at = COALESCE((SELECT MAX(c) FROM (");
     for (i, author) in authors.iter().enumerate() {
         sql.push(if i == 0 { "" } else { " UNION ALL " });
         sql.push("SELECT ");
@@ -299,7 +302,7 @@ pub async fn build(db: &DatabaseConnection, viewer: UserId, cap: i64) -> StoreRe
         .push(") x WHERE 1 = 1 ON CONFLICT DO NOTHING");
     txn.execute_raw(sql.build()).await?;
     let mut sql = Sql::new(backend);
-    sql.push("UPDATE timelines SET ready = ").bind(true).push(", floor_at = COALESCE(");
+    sql.push("UPDATE timelines SET ready = ").bind(true).push(", checked_top_at = NULL, floor_at = COALESCE(");
     push_nth_newest(&mut sql, Newest::Entries(viewer), cap);
     sql.push(", ").bind(no_floor()).push(") WHERE viewer_id = ").bind(viewer);
     txn.execute_raw(sql.build()).await?;
@@ -350,23 +353,81 @@ pub async fn trim(
         sql.push("read_at < ").bind(idle_since);
     });
     txn.execute_raw(sql.build()).await?;
-    let mut sql = Sql::new(backend);
-    sql.push("UPDATE timelines SET floor_at = ");
-    push_nth_newest(&mut sql, Newest::EntriesOfEach, cap);
-    sql.push(" WHERE ");
-    push_unheld(&mut sql, after, last, "FOR NO KEY UPDATE", |sql| {
-        sql.push("ready AND ");
-        push_nth_newest(sql, Newest::EntriesOfEach, cap);
-        sql.push(" > floor_at");
-    });
-    txn.execute_raw(sql.build()).await?;
-    txn.execute_raw(below_floors_stmt(backend, after, last)).await?;
+    let grown: Vec<UserId> = txn
+        .query_all_raw(grown_stmt(backend, after, last))
+        .await?
+        .iter()
+        .map(|row| row.try_get("", "viewer_id"))
+        .collect::<Result<_, _>>()?;
+    if !grown.is_empty() {
+        let grown = padded(grown);
+        txn.execute_raw(raise_floors_stmt(backend, &grown, cap)).await?;
+        txn.execute_raw(below_floors_stmt(backend, &grown)).await?;
+    }
     txn.commit().await?;
     Ok(Some(last))
 }
 
+/// The ready timelines with ids in `(after, last]` that have grown since
+/// the trimmer last looked (their newest entry is newer than
+/// `checked_top_at`), or that a write marked to be looked at again
+/// (`checked_top_at` NULL): the ones whose floors may need raising. On
+/// PostgreSQL they are locked, those a write holds skipped ([`push_unheld`]
+/// says why), and the statements that follow see every write that
+/// committed before the lock (one statement could not: its snapshot
+/// would predate a backfill it waited for, and note the timeline as
+/// counted without its copies).
+///
+/// Counting a timeline down to its cap walks the cap's length of the
+/// index (0.1-0.14 ms at M), finding its newest entry one step (under
+/// 0.01 ms): one that has not grown is not counted again
+/// (docs/PERFORMANCE.md, "The trimmer counts only timelines that grew").
+/// A copy older than the newest entry (a popular author's post delivered
+/// after a newer one came in, or a post whose transaction committed after
+/// a newer one's) is seen at the timeline's next growth; the writes that
+/// copy in older entries by the many (a follow's backfill, an approval of
+/// every request, a build) set `checked_top_at` to NULL.
+fn grown_stmt(backend: DbBackend, after: UserId, last: UserId) -> Statement {
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT viewer_id FROM timelines WHERE viewer_id > ")
+        .bind(after)
+        .push(" AND viewer_id <= ")
+        .bind(last)
+        .push(" AND ready AND (checked_top_at IS NULL OR ");
+    push_nth_newest(&mut sql, Newest::EntriesOfEach, 0);
+    sql.push(" > checked_top_at)");
+    if backend == DbBackend::Postgres {
+        sql.push(" FOR NO KEY UPDATE SKIP LOCKED");
+    }
+    sql.build()
+}
+
+/// `ids` padded to a power of two with copies of its last: the statements
+/// that list them then have a few shapes, not one for each length, and
+/// do not crowd the connection's statement cache.
+fn padded(mut ids: Vec<UserId>) -> Vec<UserId> {
+    if let Some(&last) = ids.last() {
+        ids.resize(ids.len().next_power_of_two(), last);
+    }
+    ids
+}
+
+/// The raising of the floors of `viewers` to keep their newest `cap`
+/// entries, and the note of their newest entry (see [`grown_stmt`]).
+fn raise_floors_stmt(backend: DbBackend, viewers: &[UserId], cap: i64) -> Statement {
+    let greatest = if backend == DbBackend::Postgres { "GREATEST" } else { "MAX" };
+    let mut sql = Sql::new(backend);
+    sql.push("UPDATE timelines SET floor_at = ").push(greatest).push("(floor_at, COALESCE(");
+    push_nth_newest(&mut sql, Newest::EntriesOfEach, cap);
+    sql.push(", floor_at)), checked_top_at = COALESCE(");
+    push_nth_newest(&mut sql, Newest::EntriesOfEach, 0);
+    // An empty timeline is noted as looked at, not looked at every round.
+    sql.push(", ").bind(no_floor()).push(") WHERE viewer_id IN (").bind_list(viewers).push(")");
+    sql.build()
+}
+
 /// The deletion of the entries at or below their timeline's floor, for
-/// the ready timelines with ids in `(after, last]`. It walks each
+/// the timelines `viewers` (those [`grown_stmt`] found). It walks each
 /// timeline's entries from its oldest up to its floor (usually none)
 /// rather than all of them: written as a correlated filter on the
 /// entries, it read every entry of the batch and looked up its
@@ -377,22 +438,22 @@ pub async fn trim(
 /// so the planner cannot turn it back into one join over every entry;
 /// entries are never updated, so an address stays a row's for the
 /// statement. On SQLite by `rowid`, the join walked in that order.
-fn below_floors_stmt(backend: DbBackend, after: UserId, last: UserId) -> Statement {
+fn below_floors_stmt(backend: DbBackend, viewers: &[UserId]) -> Statement {
     let (open, close) = match backend {
         DbBackend::Postgres => (
             "DELETE FROM timeline_entries WHERE ctid = ANY(ARRAY(SELECT e.ctid FROM timelines t CROSS JOIN LATERAL \
              (SELECT ctid FROM timeline_entries e WHERE e.viewer_id = t.viewer_id AND e.created_at <= t.floor_at OFFSET 0) e \
-             WHERE t.viewer_id > ",
-            "))",
+             WHERE t.viewer_id IN (",
+            ")))",
         ),
         _ => (
             "DELETE FROM timeline_entries WHERE rowid IN (SELECT e.rowid FROM timelines t CROSS JOIN timeline_entries e \
-             ON e.viewer_id = t.viewer_id AND e.created_at <= t.floor_at WHERE t.viewer_id > ",
-            ")",
+             ON e.viewer_id = t.viewer_id AND e.created_at <= t.floor_at WHERE t.viewer_id IN (",
+            "))",
         ),
     };
     let mut sql = Sql::new(backend);
-    sql.push(open).bind(after).push(" AND t.viewer_id <= ").bind(last).push(" AND t.ready").push(close);
+    sql.push(open).bind_list(viewers).push(close);
     sql.build()
 }
 
@@ -490,19 +551,19 @@ pub const APPROVE_ALL_BACKFILL: i64 = 20;
 
 /// Pushes [`backfill`] for every account with a pending request to
 /// `account`, as it approves them all: the floor raised above the
-/// account's posts beyond the newest [`APPROVE_ALL_BACKFILL`] (first
-/// statement), those posts copied (second).
+/// account's posts beyond the newest [`APPROVE_ALL_BACKFILL`] and the
+/// timeline marked for the trimmer (first statement), those posts copied
+/// (second).
 pub fn backfill_requesters_stmts(backend: DbBackend, account: UserId) -> [Statement; 2] {
     let requesters = |sql: &mut Sql| {
         sql.push("viewer_id IN (SELECT requester_id FROM follow_requests WHERE target_id = ").bind(account).push(")");
     };
+    let greatest = if backend == DbBackend::Postgres { "GREATEST" } else { "MAX" };
     let mut floor = Sql::new(backend);
-    floor.push("UPDATE timelines SET floor_at = ");
+    floor.push("UPDATE timelines SET checked_top_at = NULL, floor_at = ").push(greatest).push("(floor_at, COALESCE(");
     push_nth_newest(&mut floor, Newest::Posts(account), APPROVE_ALL_BACKFILL);
-    floor.push(" WHERE ");
+    floor.push(", floor_at)) WHERE ");
     requesters(&mut floor);
-    floor.push(" AND floor_at < ");
-    push_nth_newest(&mut floor, Newest::Posts(account), APPROVE_ALL_BACKFILL);
     let mut copy = Sql::new(backend);
     copy.push("INSERT INTO timeline_entries (viewer_id, created_at, post_id, author_id) SELECT t.viewer_id, p.created_at, p.id, p.user_id FROM timelines t JOIN (SELECT id, user_id, created_at FROM posts WHERE user_id = ")
         .bind(account)
@@ -521,7 +582,7 @@ enum Newest {
     Posts(UserId),
     /// A viewer's timeline entries.
     Entries(UserId),
-    /// The entries of each row of an `UPDATE timelines`.
+    /// The entries of each row of a statement on `timelines`.
     EntriesOfEach,
 }
 

@@ -736,6 +736,65 @@ async fn the_trimmer_never_waits_for_a_timeline_a_write_holds() {
     assert_eq!(app.scalar(&timelines(&held)).await, 0);
 }
 
+/// The trimmer counts a timeline down to its cap again only when its
+/// newest entry is newer than when it last looked, or when a write copied
+/// in older entries by the many (a follow's backfill, an approval of every
+/// request) and marked it. Cap 3, the rounds run by the test. A copy older
+/// than the newest written behind the writes' backs (as a popular author's
+/// delivery may come late) is left until the timeline next grows: proof
+/// the unchanged timeline was not counted again. The feed stays whole
+/// across every floor.
+#[tokio::test]
+async fn the_trimmer_counts_again_only_timelines_that_changed() {
+    use store::timeline::{no_floor, trim};
+    use store::UserId;
+
+    let app = spawn_app_with(|c| {
+        c.feed_timelines = true;
+        c.feed_timeline_cap = 3;
+        c.timeline_trim_every = Duration::from_secs(3600); // no round but the test's
+    })
+    .await;
+    let round = || async { trim(&app.db, UserId(0), 500, 3, no_floor()).await.expect("a round of the trimmer") };
+    let (older, older_id) = app.sign_up("older").await;
+    for i in 0..5 {
+        app.post(&older, &format!("o{i}")).await;
+    }
+    let (locked, locked_id) = app.sign_up("locked").await;
+    let policy = "mutation($p: FollowPolicy!) { updateProfile(input: { followPolicy: $p }) { id } }";
+    app.ok(Some(&locked), policy, json!({ "p": "APPROVAL" })).await;
+    let (me, writer) = reader_following_writer(&app, 2).await;
+    app.post(&locked, "l0").await;
+    app.post(&locked, "l1").await;
+    app.post(&writer, "p2").await;
+    app.follow(&me, &locked_id).await; // a request, not a follow
+    round().await;
+    assert_eq!(app.scalar(READER_ENTRIES).await, 3);
+
+    let stale = "INSERT INTO timeline_entries (viewer_id, created_at, post_id, author_id) \
+                 SELECT (SELECT id FROM users WHERE username = 'reader'), created_at, id, user_id FROM posts WHERE body = 'o0'";
+    app.db.execute_unprepared(stale).await.unwrap();
+    round().await;
+    assert_eq!(app.scalar(READER_ENTRIES).await, 4, "a timeline that did not grow is left as it is");
+
+    app.follow(&me, &older_id).await; // copies o2-o4 in, below p0
+    assert_eq!(app.scalar(READER_ENTRIES).await, 7);
+    round().await;
+    assert_eq!(app.scalar(READER_ENTRIES).await, 3, "a backfilled timeline is counted again");
+    assert_eq!(feed_bodies(&app, &me).await, ["p2", "p1", "p0", "o4", "o3", "o2", "o1", "o0"]);
+
+    app.post(&writer, "p3").await;
+    round().await;
+    assert_eq!(app.scalar(READER_ENTRIES).await, 3, "a timeline that grew is counted again");
+
+    app.ok(Some(&locked), policy, json!({ "p": "OPEN" })).await; // copies l0-l1 in, below p2
+    assert_eq!(app.scalar(READER_ENTRIES).await, 5);
+    round().await;
+    assert_eq!(app.scalar(READER_ENTRIES).await, 3, "a timeline an approval copied into is counted again");
+    let all = ["p3", "p2", "l1", "l0", "p1", "p0", "o4", "o3", "o2", "o1", "o0"];
+    assert_eq!(feed_bodies(&app, &me).await, all);
+}
+
 /// A post PostgreSQL rolls back to break a deadlock is written again, once,
 /// and its answer is a success (and the retry is counted in /metrics).
 /// The test's own transaction holds a follower's timeline (FOR UPDATE, as
