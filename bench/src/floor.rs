@@ -77,6 +77,19 @@ impl Floor {
         })
     }
 
+    /// Runs a query and returns the i64 columns `a` and `b` of its first
+    /// row.
+    pub async fn pair(&self, stmt: Statement, a: &str, b: &str) -> Result<(i64, i64), String> {
+        on_pool!(self, pool => {
+            let row = sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), values(&stmt))
+                .fetch_one(pool)
+                .await
+                .map_err(|e| format!("{e}: {}", stmt.sql))?;
+            let get = |col: &str| row.try_get::<i64, _>(col).map_err(|e| e.to_string());
+            Ok((get(a)?, get(b)?))
+        })
+    }
+
     /// Runs a query and returns how many rows it gave.
     pub async fn rows(&self, stmt: Statement) -> Result<usize, String> {
         on_pool!(self, pool => {
@@ -160,5 +173,30 @@ impl Floor {
         sqlx::raw_sql("DEALLOCATE fg_explain").execute(&mut *tx).await.map_err(|e| e.to_string())?;
         tx.rollback().await.map_err(|e| e.to_string())?;
         Ok(rows.iter().filter_map(|r| r.try_get::<String, _>(0).ok()).collect::<Vec<_>>().join("\n"))
+    }
+}
+
+/// The server's session cache as the floor keeps it: on PostgreSQL a
+/// viewer's session row (id, following count) is looked up once and then
+/// trusted for [`Sessions::TTL`], as the server does by default
+/// (`api::auth::SessionCache`, `--session-cache-secs`), so the floor runs
+/// the lookup only where the server does. The server keeps 50,000
+/// entries; the datasets' viewers fit. SQLite's server keeps none.
+#[derive(Default)]
+pub struct Sessions(std::sync::Mutex<std::collections::HashMap<i64, Session>>);
+
+/// A session row (id, following count) and when it was looked up.
+type Session = ((i64, i64), std::time::Instant);
+
+impl Sessions {
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+    pub fn get(&self, viewer: i64) -> Option<(i64, i64)> {
+        let map = self.0.lock().unwrap();
+        map.get(&viewer).filter(|(_, at)| at.elapsed() < Self::TTL).map(|(row, _)| *row)
+    }
+
+    pub fn put(&self, viewer: i64, row: (i64, i64)) {
+        self.0.lock().unwrap().insert(viewer, (row, std::time::Instant::now()));
     }
 }

@@ -300,6 +300,7 @@ async fn suite(
         client,
         // As many connections as the server's pool, at most one per client.
         floor: Floor::connect(&url, pool_size.min(max_conc)).await?,
+        sessions: Default::default(),
         plan,
         users: spec.users as i64,
         writers: (spec.users - spec.writers + 1) as i64..=spec.users as i64,

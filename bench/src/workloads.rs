@@ -14,7 +14,7 @@ use store::relationships::{self, Counters, Probes};
 use store::sessions::{self, TokenHash};
 use store::{posts, suggestions, timeline, users, Cursor, PageRequest, UserId};
 
-use crate::floor::Floor;
+use crate::floor::{Floor, Sessions};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Workload {
@@ -81,6 +81,8 @@ pub struct Ctx {
     pub graphql_url: String,
     pub client: reqwest::Client,
     pub floor: Floor,
+    /// The floor's copy of the server's session cache.
+    pub sessions: Sessions,
     pub plan: FeedPlan,
     pub users: i64,
     pub writers: RangeInclusive<i64>,
@@ -199,8 +201,20 @@ impl Ctx {
         follows::owner_with_page_stmt(self.floor.backend(), &self.top.1, None, list, page, posts)
     }
 
-    fn session(&self, id: i64) -> Statement {
+    fn session_stmt(&self, id: i64) -> Statement {
         sessions::find_user_stmt(self.floor.backend(), &TokenHash::of(&dataset::token(id)))
+    }
+
+    /// Viewer `id`'s session (their id and following count), looked up
+    /// only where the server would look it up ([`Sessions`]).
+    async fn session(&self, id: i64) -> Result<(UserId, i64), String> {
+        let cached = self.floor.backend() == DbBackend::Postgres;
+        if let Some((user, following)) = self.sessions.get(id).filter(|_| cached) {
+            return Ok((UserId(user), following));
+        }
+        let row = self.floor.pair(self.session_stmt(id), "id", "following_count").await?;
+        self.sessions.put(id, row);
+        Ok((UserId(row.0), row.1))
     }
 
     /// The statements the server runs for one request of `w`, run raw: the
@@ -235,7 +249,7 @@ impl Ctx {
                     Workload::W3Top100 => TOP100,
                     _ => HEAVY,
                 };
-                let following = f.ids(self.session(viewer), "following_count").await?[0];
+                let (_, following) = self.session(viewer).await?;
                 let page = match w {
                     Workload::W6 | Workload::W10 => page(0, None, Some(20), Some(&self.newest)),
                     _ => page(20, None, None, None),
@@ -256,7 +270,7 @@ impl Ctx {
             }
             Workload::W4 => {
                 let (a, other) = (self.random_user(rng), self.random_user(rng));
-                let viewer = UserId(f.ids(self.session(a), "id").await?[0]);
+                let (viewer, _) = self.session(a).await?;
                 f.rows(relationships::find_by_username_seen_by_stmt(b, &dataset::username(other), viewer, W4_PROBES))
                     .await?;
             }
@@ -266,7 +280,7 @@ impl Ctx {
                 if target == writer {
                     target = if target == 1 { 2 } else { target - 1 };
                 }
-                f.rows(self.session(writer)).await?;
+                self.session(writer).await?;
                 f.rows(users::find_by_ids_stmt(b, &[UserId(target)])).await?;
                 // What store::relationships::{follow, unfollow} run for an
                 // OPEN account: lock, read the pair, the timeline's part (a
@@ -311,11 +325,11 @@ impl Ctx {
             }
             Workload::W8 => {
                 // The stored ranking (fresh: the API's first request made it).
-                f.rows(self.session(HEAVY)).await?;
+                self.session(HEAVY).await?;
                 f.rows(suggestions::stored_stmt(b, UserId(HEAVY), 10)).await?;
             }
             Workload::W9 => {
-                let following = f.ids(self.session(HEAVY), "following_count").await?[0];
+                let (_, following) = self.session(HEAVY).await?;
                 let top = f.ids(users::find_by_username_stmt(b, &self.top.1), "followers_count").await?[0];
                 let list = self.known(self.top.0);
                 f.rows(follows::pages_stmt(b, &[(list.clone(), self.known_page())])).await?;
