@@ -374,9 +374,10 @@ pub async fn trim(
 /// (`checked_top_at` NULL): the ones whose floors may need raising. On
 /// PostgreSQL they are locked, those a write holds skipped ([`push_unheld`]
 /// says why), and the statements that follow see every write that
-/// committed before the lock (one statement could not: its snapshot
-/// would predate a backfill it waited for, and note the timeline as
-/// counted without its copies).
+/// committed before the lock. (In one statement, a backfill that
+/// committed after the statement's snapshot but before its lock would be
+/// seen by the lock's recheck, its mark, and not by the count: the
+/// timeline would be noted as counted without its copies.)
 ///
 /// Counting a timeline down to its cap walks the cap's length of the
 /// index (0.1-0.14 ms at M), finding its newest entry one step (under
@@ -415,9 +416,8 @@ fn padded(mut ids: Vec<UserId>) -> Vec<UserId> {
 /// The raising of the floors of `viewers` to keep their newest `cap`
 /// entries, and the note of their newest entry (see [`grown_stmt`]).
 fn raise_floors_stmt(backend: DbBackend, viewers: &[UserId], cap: i64) -> Statement {
-    let greatest = if backend == DbBackend::Postgres { "GREATEST" } else { "MAX" };
     let mut sql = Sql::new(backend);
-    sql.push("UPDATE timelines SET floor_at = ").push(greatest).push("(floor_at, COALESCE(");
+    sql.push("UPDATE timelines SET floor_at = ").push(greatest(backend)).push("(floor_at, COALESCE(");
     push_nth_newest(&mut sql, Newest::EntriesOfEach, cap);
     sql.push(", floor_at)), checked_top_at = COALESCE(");
     push_nth_newest(&mut sql, Newest::EntriesOfEach, 0);
@@ -558,9 +558,11 @@ pub fn backfill_requesters_stmts(backend: DbBackend, account: UserId) -> [Statem
     let requesters = |sql: &mut Sql| {
         sql.push("viewer_id IN (SELECT requester_id FROM follow_requests WHERE target_id = ").bind(account).push(")");
     };
-    let greatest = if backend == DbBackend::Postgres { "GREATEST" } else { "MAX" };
     let mut floor = Sql::new(backend);
-    floor.push("UPDATE timelines SET checked_top_at = NULL, floor_at = ").push(greatest).push("(floor_at, COALESCE(");
+    floor
+        .push("UPDATE timelines SET checked_top_at = NULL, floor_at = ")
+        .push(greatest(backend))
+        .push("(floor_at, COALESCE(");
     push_nth_newest(&mut floor, Newest::Posts(account), APPROVE_ALL_BACKFILL);
     floor.push(", floor_at)) WHERE ");
     requesters(&mut floor);
@@ -574,6 +576,16 @@ pub fn backfill_requesters_stmts(backend: DbBackend, account: UserId) -> [Statem
     push_lock_timelines(&mut copy);
     copy.push(" ON CONFLICT DO NOTHING");
     [floor.build(), copy.build()]
+}
+
+/// The larger of two values: `GREATEST` on PostgreSQL, the scalar `MAX`
+/// on SQLite (NULL if either is: callers give it none).
+fn greatest(backend: DbBackend) -> &'static str {
+    if backend == DbBackend::Postgres {
+        "GREATEST"
+    } else {
+        "MAX"
+    }
 }
 
 /// Whose newest rows [`push_nth_newest`] counts.
