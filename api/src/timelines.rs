@@ -20,6 +20,10 @@ const TRIM_BATCH: i64 = 500;
 /// The longest a read waits to renew its timeline's `read_at`: an active
 /// reader's timeline costs one write a day at most.
 const RENEW_AT_MOST_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long a finished renewal keeps its viewer claimed (a quarter of the
+/// renewal interval when that is shorter): reads that saw the old
+/// `read_at` and end meanwhile find the claim and do not renew again.
+const RENEWAL_SETTLES: Duration = Duration::from_secs(5);
 /// How often the queue of posts to copy is looked at without being told
 /// (posts queued by another instance, or left by a restart).
 const SWEEP_EVERY: Duration = Duration::from_secs(2);
@@ -43,8 +47,9 @@ pub struct Timelines {
     upkeep: Upkeep,
     /// Builds under way in this process (one per account at a time).
     building: UnderWay,
-    /// Renewals of `read_at` under way in this process (a burst of polls
-    /// by one viewer renews once).
+    /// Renewals of `read_at` under way in this process, or done in the
+    /// last [`RENEWAL_SETTLES`] (a burst of polls by one viewer renews
+    /// once).
     renewing: UnderWay,
     queued: Arc<Notify>,
 }
@@ -88,12 +93,16 @@ impl Timelines {
                 let Some(claim) = Claim::take(&self.renewing, viewer) else {
                     return;
                 };
+                let settles = RENEWAL_SETTLES.min(renew_every / 4);
                 let this = Arc::clone(self);
                 tokio::spawn(async move {
-                    let _claim = claim;
                     if let Err(e) = timeline::renew(&this.db, viewer).await {
                         tracing::warn!(viewer = viewer.0, error = %e, "renewing a timeline's read_at failed");
                     }
+                    // Let go of the server's state (and its pool) before waiting.
+                    drop(this);
+                    tokio::time::sleep(settles).await;
+                    drop(claim);
                 });
             }
         }
