@@ -14,9 +14,13 @@ use store::timeline::{self, Delivery};
 use store::{DatabaseConnection, UserId};
 use tokio::sync::Notify;
 
-/// Accounts trimmed per round; with [`Upkeep::trim_every`] at its default
-/// of a second, a pass over 200,000 accounts takes under seven minutes.
-const TRIM_BATCH: i64 = 500;
+/// What a round of the trimmer looks at: 2,000 timelines, of which up to
+/// 500 that grew are counted down to the cap. With [`Upkeep::trim_every`]
+/// at its default of a second, a pass over 200,000 accounts takes under
+/// two minutes when few grow (a round about 13 ms at M), and a round
+/// costs no more than it did when it counted 500 of 500 (about 70 ms):
+/// docs/PERFORMANCE.md, "The trimmer visits more when few grew".
+const TRIM_ROUND: timeline::Round = timeline::Round { visit: 2_000, count: 500 };
 /// The longest a read waits to renew its timeline's `read_at`: an active
 /// reader's timeline costs one write a day at most.
 const RENEW_AT_MOST_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -177,7 +181,7 @@ async fn deliverer(timelines: Weak<Timelines>, queued: Arc<Notify>, sweep: bool)
     }
 }
 
-/// Trims and drops timelines, [`TRIM_BATCH`] accounts a round.
+/// Trims and drops timelines, a [`TRIM_ROUND`] at a time.
 async fn trimmer(timelines: Weak<Timelines>, upkeep: Upkeep) {
     let idle = chrono::Duration::from_std(upkeep.idle).unwrap_or(chrono::Duration::MAX);
     let mut after = UserId(0);
@@ -185,7 +189,7 @@ async fn trimmer(timelines: Weak<Timelines>, upkeep: Upkeep) {
         tokio::time::sleep(upkeep.trim_every).await;
         let Some(t) = timelines.upgrade() else { return };
         let idle_since = chrono::Utc::now().checked_sub_signed(idle).unwrap_or_else(timeline::no_floor);
-        match timeline::trim(&t.db, after, TRIM_BATCH, t.delivery.cap, idle_since).await {
+        match timeline::trim(&t.db, after, TRIM_ROUND, t.delivery.cap, idle_since).await {
             Ok(next) => after = next.unwrap_or(UserId(0)),
             Err(e) => tracing::warn!(error = %e, "trimming timelines failed"),
         }

@@ -213,7 +213,9 @@ impl Ctx {
             return Ok((UserId(user), following));
         }
         let row = self.floor.pair(self.session_stmt(id), "id", "following_count").await?;
-        self.sessions.put(id, row);
+        if cached {
+            self.sessions.put(id, row);
+        }
         Ok((UserId(row.0), row.1))
     }
 

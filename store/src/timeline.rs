@@ -319,16 +319,29 @@ pub async fn renew(db: &impl ConnectionTrait, viewer: UserId) -> StoreResult<()>
     Ok(())
 }
 
-/// Looks at the timelines of up to `batch` accounts with ids above
+/// How much one round of [`trim`] looks at.
+#[derive(Clone, Copy, Debug)]
+pub struct Round {
+    /// Timelines looked at: dropped when idle, probed for growth (one
+    /// step into the primary key each, about 0.007 ms at M).
+    pub visit: i64,
+    /// Grown timelines counted down to the cap at most (a walk of the
+    /// cap's length each, 0.1-0.14 ms at M): the round stops at the
+    /// `count`th, and the next starts after it.
+    pub count: i64,
+}
+
+/// Looks at the timelines of up to `round.visit` accounts with ids above
 /// `after`: drops those last read before `idle_since` (their entries go
-/// by cascade), and trims the rest to their newest `cap` entries, raising
-/// each floor to match. On PostgreSQL a timeline some write holds is
-/// left as it is until the next round (`SKIP LOCKED`). Returns the last id
-/// looked at (start again from 0 when it is `None`).
+/// by cascade), and trims those that grew to their newest `cap` entries,
+/// raising each floor to match, up to `round.count` of them. On
+/// PostgreSQL a timeline some write holds is left as it is until the next
+/// pass (`SKIP LOCKED`). Returns the last id looked at (start again from
+/// 0 when it is `None`).
 pub async fn trim(
     db: &DatabaseConnection,
     after: UserId,
-    batch: i64,
+    round: Round,
     cap: i64,
     idle_since: DateTime<Utc>,
 ) -> StoreResult<Option<UserId>> {
@@ -337,7 +350,7 @@ pub async fn trim(
     sql.push("SELECT MAX(viewer_id) AS last FROM (SELECT viewer_id FROM timelines WHERE viewer_id > ")
         .bind(after)
         .push(" ORDER BY viewer_id LIMIT ")
-        .bind(batch)
+        .bind(round.visit)
         .push(") v");
     let last: Option<UserId> = match db.query_one_raw(sql.build()).await? {
         Some(row) => row.try_get("", "last")?,
@@ -347,37 +360,62 @@ pub async fn trim(
         return Ok(None);
     };
     let txn = begin_write(db).await?;
-    let mut sql = Sql::new(backend);
-    sql.push("DELETE FROM timelines WHERE ");
-    push_unheld(&mut sql, after, last, "FOR UPDATE", |sql| {
-        sql.push("read_at < ").bind(idle_since);
-    });
-    txn.execute_raw(sql.build()).await?;
+    txn.execute_raw(drop_idle_stmt(backend, after, last, idle_since)).await?;
     let grown: Vec<UserId> = txn
-        .query_all_raw(grown_stmt(backend, after, last))
+        .query_all_raw(grown_stmt(backend, after, last, round.count))
         .await?
         .iter()
         .map(|row| row.try_get("", "viewer_id"))
         .collect::<Result<_, _>>()?;
+    // Stopped at the count: the rest of the range waits for the next round.
+    let reached = if grown.len() as i64 >= round.count { grown.last().copied().unwrap_or(last) } else { last };
     if !grown.is_empty() {
         let grown = padded(grown);
         txn.execute_raw(raise_floors_stmt(backend, &grown, cap)).await?;
         txn.execute_raw(below_floors_stmt(backend, &grown)).await?;
     }
     txn.commit().await?;
-    Ok(Some(last))
+    Ok(Some(reached))
+}
+
+/// The dropping of the timelines with ids in `(after, last]` last read
+/// before `idle_since`. On PostgreSQL only rows no other transaction holds
+/// are dropped, locked first (`SKIP LOCKED`): the trimmer never waits for
+/// a timeline a write holds (a copy's KEY SHARE, a renewal, a backfill),
+/// so it can never be one side of a deadlock over them, whatever order
+/// the write took them in; a row skipped is looked at next pass.
+fn drop_idle_stmt(backend: DbBackend, after: UserId, last: UserId, idle_since: DateTime<Utc>) -> Statement {
+    let mut sql = Sql::new(backend);
+    sql.push("DELETE FROM timelines WHERE ");
+    push_range(&mut sql, after, last);
+    if backend == DbBackend::Postgres {
+        // The range outside too, so that the statement walks the primary
+        // key's range rather than the whole table.
+        sql.push(" AND viewer_id IN (SELECT viewer_id FROM timelines WHERE ");
+        push_range(&mut sql, after, last);
+        sql.push(" AND read_at < ").bind(idle_since).push(" FOR UPDATE SKIP LOCKED)");
+    } else {
+        sql.push(" AND read_at < ").bind(idle_since);
+    }
+    sql.build()
+}
+
+/// Pushes the condition on `timelines` rows with ids in `(after, last]`.
+fn push_range(sql: &mut Sql, after: UserId, last: UserId) {
+    sql.push("viewer_id > ").bind(after).push(" AND viewer_id <= ").bind(last);
 }
 
 /// The ready timelines with ids in `(after, last]` that have grown since
 /// the trimmer last looked (their newest entry is newer than
 /// `checked_top_at`), or that a write marked to be looked at again
-/// (`checked_top_at` NULL): the ones whose floors may need raising. On
-/// PostgreSQL they are locked, those a write holds skipped ([`push_unheld`]
-/// says why), and the statements that follow see every write that
-/// committed before the lock. (In one statement, a backfill that
-/// committed after the statement's snapshot but before its lock would be
-/// seen by the lock's recheck, its mark, and not by the count: the
-/// timeline would be noted as counted without its copies.)
+/// (`checked_top_at` NULL): the ones whose floors may need raising, the
+/// first `count` of them in id order. On PostgreSQL they are locked,
+/// those a write holds skipped ([`drop_idle_stmt`] says why), and the
+/// statements that follow see every write that committed before the
+/// lock. (In one statement, a backfill that committed after the
+/// statement's snapshot but before its lock would be seen by the lock's
+/// recheck, its mark, and not by the count: the timeline would be noted
+/// as counted without its copies.)
 ///
 /// Counting a timeline down to its cap walks the cap's length of the
 /// index (0.1-0.14 ms at M), finding its newest entry one step (under
@@ -388,15 +426,13 @@ pub async fn trim(
 /// a newer one's) is seen at the timeline's next growth; the writes that
 /// copy in older entries by the many (a follow's backfill, an approval of
 /// every request, a build) set `checked_top_at` to NULL.
-fn grown_stmt(backend: DbBackend, after: UserId, last: UserId) -> Statement {
+fn grown_stmt(backend: DbBackend, after: UserId, last: UserId, count: i64) -> Statement {
     let mut sql = Sql::new(backend);
-    sql.push("SELECT viewer_id FROM timelines WHERE viewer_id > ")
-        .bind(after)
-        .push(" AND viewer_id <= ")
-        .bind(last)
-        .push(" AND ready AND (checked_top_at IS NULL OR ");
+    sql.push("SELECT viewer_id FROM timelines WHERE ");
+    push_range(&mut sql, after, last);
+    sql.push(" AND ready AND (checked_top_at IS NULL OR ");
     push_nth_newest(&mut sql, Newest::EntriesOfEach, 0);
-    sql.push(" > checked_top_at)");
+    sql.push(" > checked_top_at) ORDER BY viewer_id LIMIT ").bind(count);
     if backend == DbBackend::Postgres {
         sql.push(" FOR NO KEY UPDATE SKIP LOCKED");
     }
@@ -455,30 +491,6 @@ fn below_floors_stmt(backend: DbBackend, viewers: &[UserId]) -> Statement {
     let mut sql = Sql::new(backend);
     sql.push(open).bind_list(viewers).push(close);
     sql.build()
-}
-
-/// Pushes the condition on the `timelines` rows with ids in `(after,
-/// last]` that hold `condition` (which may name the row as `timelines`).
-/// On PostgreSQL only rows no other transaction holds are picked, locked
-/// with `lock` (`SKIP LOCKED`): the trimmer never waits for a timeline a
-/// write holds (a copy's KEY SHARE, a renewal, a backfill), so it can never
-/// be one side of a deadlock over them, whatever order the write took them
-/// in; a row skipped is trimmed next time round.
-/// (The range is given outside the subquery too, so that the statement
-/// walks the primary key's range rather than the whole table.)
-fn push_unheld(sql: &mut Sql, after: UserId, last: UserId, lock: &str, condition: impl FnOnce(&mut Sql)) {
-    let range = |sql: &mut Sql| {
-        sql.push("viewer_id > ").bind(after).push(" AND viewer_id <= ").bind(last).push(" AND ");
-    };
-    range(sql);
-    if sql.backend() == DbBackend::Postgres {
-        sql.push("viewer_id IN (SELECT viewer_id FROM timelines WHERE ");
-        range(sql);
-        condition(sql);
-        sql.push(" ").push(lock).push(" SKIP LOCKED)");
-    } else {
-        condition(sql);
-    }
 }
 
 /// Copies one queued post to the next `batch` of its author's

@@ -703,7 +703,7 @@ async fn the_trimmer_never_waits_for_a_timeline_a_write_holds() {
     let round = |idle_since: chrono::DateTime<chrono::Utc>| {
         let trimmer = trimmer.clone();
         async move {
-            tokio::time::timeout(Duration::from_secs(5), trim(&trimmer, UserId(0), 500, 0, idle_since))
+            tokio::time::timeout(Duration::from_secs(5), trim(&trimmer, UserId(0), WHOLE_ROUND, 0, idle_since))
                 .await
                 .expect("the trimmer waited for the held timeline")
                 .expect("a round of the trimmer")
@@ -757,7 +757,8 @@ async fn the_trimmer_counts_again_only_timelines_that_changed() {
         c.timeline_trim_every = Duration::from_secs(3600); // no round but the test's
     })
     .await;
-    let round = || async { trim(&app.db, UserId(0), 500, 3, no_floor()).await.expect("a round of the trimmer") };
+    let round =
+        || async { trim(&app.db, UserId(0), WHOLE_ROUND, 3, no_floor()).await.expect("a round of the trimmer") };
     let (older, older_id) = app.sign_up("older").await;
     for i in 0..5 {
         app.post(&older, &format!("o{i}")).await;
@@ -795,6 +796,65 @@ async fn the_trimmer_counts_again_only_timelines_that_changed() {
     assert_eq!(app.scalar(READER_ENTRIES).await, 3, "a timeline an approval copied into is counted again");
     let all = ["p3", "p2", "l1", "l0", "p1", "p0", "o4", "o3", "o2", "o1", "o0"];
     assert_eq!(feed_bodies(&app, &me).await, all);
+}
+
+/// A round of the trimmer that looks at and counts every timeline of a test.
+const WHOLE_ROUND: store::timeline::Round = store::timeline::Round { visit: 500, count: 500 };
+
+/// A round counts at most `count` grown timelines: it stops at the last
+/// it counted, and the next round starts after it. Timelines that did not
+/// grow are looked at without counting toward it. Cap 1, four readers of
+/// one writer, the rounds run by the test.
+#[tokio::test]
+async fn a_round_of_the_trimmer_counts_at_most_its_count() {
+    use store::timeline::{no_floor, trim, Round};
+    use store::UserId;
+
+    let app = spawn_app_with(|c| {
+        c.feed_timelines = true;
+        c.feed_timeline_cap = 1;
+        c.timeline_trim_every = Duration::from_secs(3600); // no round but the test's
+    })
+    .await;
+    let mut readers = Vec::new();
+    for name in ["reader1", "reader2", "reader3", "reader4"] {
+        let (token, _) = app.sign_up(name).await;
+        let id = app.scalar(&format!("SELECT id FROM users WHERE username = '{name}'")).await;
+        readers.push((token, id));
+    }
+    // Signed up last: the writer's own timeline comes after the readers'.
+    let (author, author_id) = app.sign_up("writer").await;
+    for (token, _) in &readers {
+        app.follow(token, &author_id).await;
+    }
+    app.post(&author, "one").await;
+    app.post(&author, "two").await;
+    let entries = || async {
+        let mut counts = Vec::new();
+        for (_, id) in &readers {
+            counts.push(app.scalar(&format!("SELECT COUNT(*) FROM timeline_entries WHERE viewer_id = {id}")).await);
+        }
+        counts
+    };
+    assert_eq!(entries().await, [2, 2, 2, 2]);
+    let db = &app.db;
+    let round = |after: i64| async move {
+        let next = trim(db, UserId(after), Round { visit: 500, count: 2 }, 1, no_floor()).await;
+        next.expect("a round of the trimmer").map(|id| id.0)
+    };
+
+    let ids: Vec<i64> = readers.iter().map(|r| r.1).collect();
+    assert_eq!(round(0).await, Some(ids[1]), "stopped at the second grown timeline");
+    assert_eq!(entries().await, [1, 1, 2, 2]);
+    assert_eq!(round(ids[1]).await, Some(ids[3]), "the next two");
+    assert_eq!(entries().await, [1, 1, 1, 1]);
+    let last = app.scalar("SELECT MAX(viewer_id) FROM timelines").await;
+    assert!(last > ids[3], "the writer's own timeline is last");
+    assert_eq!(round(ids[3]).await, Some(last), "the rest: one grown, under the count");
+    assert_eq!(round(0).await, Some(last), "nothing grew: the whole range in one round");
+    for (token, _) in &readers {
+        assert_eq!(feed_bodies(&app, token).await, ["two", "one"], "the feed stays whole below each floor");
+    }
 }
 
 /// A post PostgreSQL rolls back to break a deadlock is written again, once,
