@@ -210,7 +210,7 @@ async fn start_server(target: &Target, url: &str) -> Result<(Server, reqwest::Cl
         .env("FEED_SYNC_FANOUT", store::timeline::DEFAULT_SYNC_LIMIT.to_string())
         .env("FEED_TIMELINE_CAP", store::timeline::DEFAULT_CAP.to_string())
         .env("DB_MAX_CONNECTIONS", pool_size.to_string())
-        // The floor trusts a session as long ([`floor::Sessions`]).
+        // The floor trusts a session as long (floor::Sessions::TTL).
         .env("SESSION_CACHE_SECS", floor::Sessions::TTL.as_secs().to_string())
         .stdout(Stdio::null())
         .stderr(log)

@@ -322,8 +322,9 @@ pub async fn renew(db: &impl ConnectionTrait, viewer: UserId) -> StoreResult<()>
 /// How much one round of [`trim`] looks at.
 #[derive(Clone, Copy, Debug)]
 pub struct Round {
-    /// Timelines looked at: dropped when idle, probed for growth (one
-    /// step into the primary key each, about 0.007 ms at M).
+    /// Timelines looked at: dropped when idle, and probed for growth (one
+    /// step into the primary key each, about 0.007 ms at M) up to the
+    /// `count`th that grew.
     pub visit: i64,
     /// Grown timelines counted down to the cap at most (a walk of the
     /// cap's length each, 0.1-0.14 ms at M): the round stops at the
@@ -336,8 +337,9 @@ pub struct Round {
 /// by cascade), and trims those that grew to their newest `cap` entries,
 /// raising each floor to match, up to `round.count` of them. On
 /// PostgreSQL a timeline some write holds is left as it is until the next
-/// pass (`SKIP LOCKED`). Returns the last id looked at (start again from
-/// 0 when it is `None`).
+/// pass (`SKIP LOCKED`). Returns the id the next round starts after: the
+/// `count`th grown timeline's when the count was reached, else the last
+/// looked at (start again from 0 when it is `None`).
 pub async fn trim(
     db: &DatabaseConnection,
     after: UserId,
@@ -368,7 +370,8 @@ pub async fn trim(
         .map(|row| row.try_get("", "viewer_id"))
         .collect::<Result<_, _>>()?;
     // Stopped at the count: the rest of the range waits for the next round.
-    let reached = if grown.len() as i64 >= round.count { grown.last().copied().unwrap_or(last) } else { last };
+    debug_assert!(round.count > 0, "SQLite reads a negative LIMIT as none");
+    let reached = if grown.len() as i64 >= round.count { grown.iter().max().copied().unwrap_or(last) } else { last };
     if !grown.is_empty() {
         let grown = padded(grown);
         txn.execute_raw(raise_floors_stmt(backend, &grown, cap)).await?;
@@ -383,7 +386,8 @@ pub async fn trim(
 /// are dropped, locked first (`SKIP LOCKED`): the trimmer never waits for
 /// a timeline a write holds (a copy's KEY SHARE, a renewal, a backfill),
 /// so it can never be one side of a deadlock over them, whatever order
-/// the write took them in; a row skipped is looked at next pass.
+/// the write took them in; a row skipped is looked at again next pass at
+/// the latest.
 fn drop_idle_stmt(backend: DbBackend, after: UserId, last: UserId, idle_since: DateTime<Utc>) -> Statement {
     let mut sql = Sql::new(backend);
     sql.push("DELETE FROM timelines WHERE ");
