@@ -751,12 +751,7 @@ async fn the_trimmer_counts_again_only_timelines_that_changed() {
     use store::timeline::{no_floor, trim};
     use store::UserId;
 
-    let app = spawn_app_with(|c| {
-        c.feed_timelines = true;
-        c.feed_timeline_cap = 3;
-        c.timeline_trim_every = Duration::from_secs(3600); // no round but the test's
-    })
-    .await;
+    let app = spawn_trimmed_by_the_test(3).await;
     let round =
         || async { trim(&app.db, UserId(0), WHOLE_ROUND, 3, no_floor()).await.expect("a round of the trimmer") };
     let (older, older_id) = app.sign_up("older").await;
@@ -798,6 +793,16 @@ async fn the_trimmer_counts_again_only_timelines_that_changed() {
     assert_eq!(feed_bodies(&app, &me).await, all);
 }
 
+/// Timelines capped at `cap`, trimmed only by the test's own rounds.
+async fn spawn_trimmed_by_the_test(cap: i64) -> TestApp {
+    spawn_app_with(|c| {
+        c.feed_timelines = true;
+        c.feed_timeline_cap = cap;
+        c.timeline_trim_every = Duration::from_secs(3600); // no round but the test's
+    })
+    .await
+}
+
 /// A round of the trimmer that looks at and counts every timeline of a test.
 const WHOLE_ROUND: store::timeline::Round = store::timeline::Round { visit: 500, count: 500 };
 
@@ -811,12 +816,7 @@ async fn a_round_of_the_trimmer_counts_at_most_its_count() {
     use store::timeline::{no_floor, trim, Round};
     use store::UserId;
 
-    let app = spawn_app_with(|c| {
-        c.feed_timelines = true;
-        c.feed_timeline_cap = 1;
-        c.timeline_trim_every = Duration::from_secs(3600); // no round but the test's
-    })
-    .await;
+    let app = spawn_trimmed_by_the_test(1).await;
     let mut readers = Vec::new();
     for name in ["reader1", "reader2", "reader3", "reader4"] {
         let (token, _) = app.sign_up(name).await;
