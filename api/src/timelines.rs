@@ -17,8 +17,8 @@ use tokio::sync::Notify;
 /// What a round of the trimmer looks at: 2,000 timelines, of which up to
 /// 500 that grew are counted down to the cap. With [`Upkeep::trim_every`]
 /// at its default of a second, a pass over 200,000 accounts takes under
-/// two minutes when few grow (a round about 13 ms at M), and a round
-/// costs no more than it did when it counted 500 of 500 (about 70 ms):
+/// two minutes when few grow (a round about 14 ms at M), and a round
+/// where all grew costs about what one of 500 did (about 70 ms):
 /// docs/PERFORMANCE.md, "The trimmer visits more when few grew".
 const TRIM_ROUND: timeline::Round = timeline::Round { visit: 2_000, count: 500 };
 /// The longest a read waits to renew its timeline's `read_at`: an active
