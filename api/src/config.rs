@@ -188,8 +188,10 @@ pub struct Config {
     /// How long a signed-in request may trust a session it found before,
     /// in seconds, instead of looking it up again (PostgreSQL only:
     /// revocations reach every instance at once by LISTEN/NOTIFY). 0 turns
-    /// the cache off.
-    #[arg(long, env = "SESSION_CACHE_SECS", default_value_t = 30, global = true)]
+    /// the cache off. Five minutes by default: longer than an app's poll
+    /// interval, so a polling client's requests find their session, and
+    /// still a bound on a session deleted by hand in SQL.
+    #[arg(long, env = "SESSION_CACHE_SECS", default_value_t = 300, global = true)]
     pub session_cache_secs: u64,
 
     /// Memory for parsed GraphQL documents and persisted queries, in bytes

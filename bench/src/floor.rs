@@ -189,7 +189,7 @@ pub struct Sessions(std::sync::Mutex<std::collections::HashMap<i64, Session>>);
 type Session = ((i64, i64), std::time::Instant);
 
 impl Sessions {
-    pub const TTL: std::time::Duration = std::time::Duration::from_secs(30);
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
     pub fn get(&self, viewer: i64) -> Option<(i64, i64)> {
         let map = self.0.lock().unwrap();
