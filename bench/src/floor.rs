@@ -178,10 +178,11 @@ impl Floor {
 
 /// The server's session cache as the floor keeps it: on PostgreSQL a
 /// viewer's session row (id, following count) is looked up once and then
-/// trusted for [`Sessions::TTL`], as the server does (`api::auth::SessionCache`;
-/// the suite starts it with `SESSION_CACHE_SECS` set to the same), so the floor runs
-/// the lookup only where the server does. The server keeps 50,000
-/// entries; the datasets' viewers fit. SQLite's server keeps none.
+/// trusted for [`Sessions::TTL`], as the server does
+/// (`api::auth::SessionCache`; the suite starts it with
+/// `SESSION_CACHE_SECS` set to the same), so the floor runs the lookup
+/// only where the server does. The server keeps 50,000 entries; the
+/// datasets' viewers fit. SQLite's server keeps none.
 #[derive(Default)]
 pub struct Sessions(std::sync::Mutex<std::collections::HashMap<i64, Session>>);
 

@@ -347,6 +347,7 @@ pub async fn trim(
     cap: i64,
     idle_since: DateTime<Utc>,
 ) -> StoreResult<Option<UserId>> {
+    debug_assert!(round.count > 0, "SQLite reads a negative LIMIT as none");
     let backend = db.get_database_backend();
     let mut sql = Sql::new(backend);
     sql.push("SELECT MAX(viewer_id) AS last FROM (SELECT viewer_id FROM timelines WHERE viewer_id > ")
@@ -370,7 +371,6 @@ pub async fn trim(
         .map(|row| row.try_get("", "viewer_id"))
         .collect::<Result<_, _>>()?;
     // Stopped at the count: the rest of the range waits for the next round.
-    debug_assert!(round.count > 0, "SQLite reads a negative LIMIT as none");
     let reached = if grown.len() as i64 >= round.count { grown.iter().max().copied().unwrap_or(last) } else { last };
     if !grown.is_empty() {
         let grown = padded(grown);

@@ -828,7 +828,7 @@ async fn a_round_of_the_trimmer_counts_at_most_its_count() {
     for (token, _) in &readers {
         app.follow(token, &author_id).await;
     }
-    let (_, _) = app.sign_up("quiet").await;
+    app.sign_up("quiet").await;
     let quiet = app.scalar("SELECT id FROM users WHERE username = 'quiet'").await;
     let noted = format!("UPDATE timelines SET checked_top_at = floor_at WHERE viewer_id = {quiet}");
     app.db.execute_unprepared(&noted).await.unwrap();
