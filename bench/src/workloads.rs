@@ -110,6 +110,11 @@ const SUGGESTIONS: &str = "{ suggestedUsers(first: 10) { username followersCount
 const KNOWN_FOLLOWERS: &str = "query($u: String!) { user(username: $u) { knownFollowers(first: 20) { totalCount edges { followedAt node { username } } } } }";
 const FOLLOWERS_PAGE: &str = "query($u: String!, $a: String) { user(username: $u) { followers(first: 20, after: $a) { edges { followedAt node { username } } pageInfo { endCursor hasNextPage } } } }";
 
+/// W2's pages as the server reads them: [`FOLLOWERS_WITH_POSTS`] asks no
+/// `pageInfo`, so neither reads a row past its end.
+const W2_PAGE: PageRequest = PageRequest::first(20).peek(false);
+const W2_POSTS: PageRequest = PageRequest::first(3).peek(false);
+
 /// A page as the server would read it for these arguments (cursors as the
 /// API gave them out).
 fn page(first: u64, after: Option<&str>, last: Option<u64>, before: Option<&str>) -> PageRequest {
@@ -229,14 +234,13 @@ impl Ctx {
                 f.rows(users::find_by_username_stmt(b, &dataset::username(self.random_user(rng)))).await?;
             }
             Workload::W2 if b == DbBackend::Postgres => {
-                f.rows(self.top_followers(&page(20, None, None, None), Some(&page(3, None, None, None)))).await?;
+                f.rows(self.top_followers(&W2_PAGE, Some(&W2_POSTS))).await?;
             }
             Workload::W2 => {
                 let top = UserId(f.ids(users::find_by_username_stmt(b, &self.top.1), "id").await?[0]);
-                let list = [(followers(top), page(20, None, None, None))];
+                let list = [(followers(top), W2_PAGE)];
                 let fans = f.ids(follows::pages_stmt(b, &list), "id").await?;
-                let keys: Vec<(UserId, PageRequest)> =
-                    fans.iter().map(|&id| (UserId(id), page(3, None, None, None))).collect();
+                let keys: Vec<(UserId, PageRequest)> = fans.iter().map(|&id| (UserId(id), W2_POSTS)).collect();
                 f.rows(posts::pages_stmt(b, None, &keys)).await?;
             }
             Workload::W3
@@ -348,12 +352,13 @@ impl Ctx {
         let user = |id: i64| UserId(id);
         match w {
             Workload::W1 => users::find_by_username_stmt(b, &dataset::username(self.users / 2)),
-            Workload::W2 if b == DbBackend::Postgres => self.top_followers(&first20, Some(&page(3, None, None, None))),
+            Workload::W2 if b == DbBackend::Postgres => self.top_followers(&W2_PAGE, Some(&W2_POSTS)),
             Workload::W7Page1 if b == DbBackend::Postgres => self.top_followers(&first20, None),
             Workload::W7 if b == DbBackend::Postgres => {
                 self.top_followers(&page(20, Some(&self.deep), None, None), None)
             }
-            Workload::W2 | Workload::W7Page1 => follows::pages_stmt(b, &[(followers(self.top.0), first20)]),
+            Workload::W2 => follows::pages_stmt(b, &[(followers(self.top.0), W2_PAGE)]),
+            Workload::W7Page1 => follows::pages_stmt(b, &[(followers(self.top.0), first20)]),
             Workload::W3 => feed::timeline_stmt(b, user(HEAVY), &first20),
             Workload::W3Follows10 => feed::timeline_stmt(b, user(FOLLOWS10), &first20),
             Workload::W3Follows200 => feed::timeline_stmt(b, user(FOLLOWS200), &first20),

@@ -220,8 +220,8 @@ fn posts_of(row: &sea_orm::QueryResult, user: UserId, page: &PageRequest) -> Sto
 }
 
 /// [`pages_with_posts`]'s statement on PostgreSQL. The LATERAL also runs
-/// for each list's extra row (the one that tells whether more follow):
-/// `posts.limit + 1` rows a list read and dropped.
+/// for each list's extra row when the list peeks (the row that tells
+/// whether more follow): `posts.rows()` rows a list read and dropped.
 pub fn pages_with_posts_stmt(
     backend: DbBackend,
     viewer: Option<UserId>,

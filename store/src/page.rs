@@ -2,7 +2,7 @@
 //! [`Cursor`] is the key of one row, and a [`PageRequest`] asks for the rows
 //! on one side of a cursor. `after` moves towards older rows, `before`
 //! towards newer ones. A page is read with one extra row to learn whether
-//! more lie beyond it. (The GraphQL arguments that make a `PageRequest`,
+//! more lie beyond it, unless no one asks ([`PageRequest::peek`]). (The GraphQL arguments that make a `PageRequest`,
 //! `first`/`after`/`last`/`before`, are checked in api/src/pagination.rs.)
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
@@ -100,17 +100,22 @@ pub struct PageRequest {
     /// `last`: take the rows nearest `before` (the end of the range), not the
     /// newest ones.
     pub from_end: bool,
+    /// Read one row past the page to learn whether more lie beyond it
+    /// (`pageInfo`'s hasNextPage, or hasPreviousPage for `last`). True
+    /// unless the reader says no one will ask: without it the page claims
+    /// nothing lies beyond.
+    pub peek: bool,
 }
 
 impl PageRequest {
     /// The newest `limit` rows (of those after `after`, if set).
-    pub fn first(limit: u64) -> Self {
-        PageRequest { limit, ascending: false, after: None, before: None, from_end: false }
+    pub const fn first(limit: u64) -> Self {
+        PageRequest { limit, ascending: false, after: None, before: None, from_end: false, peek: true }
     }
 
     /// The oldest `limit` rows (of those before `before`, if set).
-    pub fn last(limit: u64) -> Self {
-        PageRequest { limit, ascending: false, after: None, before: None, from_end: true }
+    pub const fn last(limit: u64) -> Self {
+        PageRequest { limit, ascending: false, after: None, before: None, from_end: true, peek: true }
     }
 
     /// The same page of the list in the opposite order (oldest first).
@@ -133,7 +138,17 @@ impl PageRequest {
         PageRequest { before: cursor, ..self }
     }
 
-    /// Trims the `limit + 1` rows a query returned (in query order: newest
+    /// Whether to read one row past the page (see [`PageRequest::peek`]).
+    pub const fn peek(self, peek: bool) -> Self {
+        PageRequest { peek, ..self }
+    }
+
+    /// The rows a query reads for this page: one more when it peeks.
+    pub fn rows(&self) -> i64 {
+        self.limit as i64 + i64::from(self.peek)
+    }
+
+    /// Trims the [`PageRequest::rows`] rows a query returned (in query order: newest
     /// first, or oldest first when `from_end`) into a page in list order.
     pub fn into_page<T>(self, mut rows: Vec<T>) -> Page<T> {
         let more = rows.len() as u64 > self.limit;

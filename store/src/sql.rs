@@ -75,9 +75,9 @@ impl Sql {
     }
 
     /// A whole keyset page over (ts, id): the bounds, the order, and one row
-    /// more than the page to learn whether more lie beyond.
+    /// more than the page to learn whether more lie beyond, if it peeks.
     pub fn keyset(&mut self, ts: &str, id: &str, page: &PageRequest) -> &mut Self {
-        self.bounds(ts, id, page).order_limit(ts, id, page, page.limit as i64 + 1)
+        self.bounds(ts, id, page).order_limit(ts, id, page, page.rows())
     }
 
     pub fn build(self) -> Statement {

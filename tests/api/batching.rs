@@ -87,6 +87,75 @@ async fn followers_with_their_posts_is_constant() {
     assert_eq!(six, expected, "the user, the followers page with its users (and their posts)");
 }
 
+/// The numbers after `LIMIT` in `statements`.
+fn limits(statements: &[String]) -> std::collections::BTreeSet<u64> {
+    let sql = statements.join("\n");
+    sql.split("LIMIT ")
+        .skip(1)
+        .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .collect()
+}
+
+/// A page is read one row past its end only when `pageInfo` is asked (it
+/// alone tells whether more lie beyond): W2 without it reads 3 posts a
+/// user and 5 followers, not 4 and 6. With it, `hasNextPage` and
+/// `hasPreviousPage` are right however the fields meet: on the list only,
+/// on the posts only, or on one of two `posts` fields of a user (merged
+/// under one name, or under two).
+#[tokio::test]
+async fn pages_read_past_their_end_only_for_page_info() {
+    let app = spawn_app().await;
+    // user00 has 6 followers; everyone has 4 posts.
+    network(&app).await;
+    let info = "pageInfo { hasNextPage hasPreviousPage }";
+    // (list's pageInfo, posts' pageInfo, the limits read)
+    for (list_info, posts_info, want) in
+        [("", "", [5, 3]), (info, "", [6, 3]), ("", info, [5, 4]), (info, info, [6, 4])]
+    {
+        let query = format!(
+            r#"{{ user(username: "user00") {{ followers(first: 5) {{ edges {{ node {{ username
+                posts(first: 3) {{ nodes {{ id }} {posts_info} }} }} }} {list_info} }} }} }}"#
+        );
+        let before = app.statements();
+        let data = app.ok(None, &query, json!({})).await;
+        let read = limits(&app.bound_statements_since(before));
+        assert!(read.is_superset(&want.into()), "{query}: limits {read:?}, want {want:?}");
+        let unwanted = if list_info.is_empty() { 6 } else { 5 };
+        assert!(!read.contains(&unwanted), "{query}: limits {read:?}");
+        let unwanted = if posts_info.is_empty() { 4 } else { 3 };
+        assert!(!read.contains(&unwanted), "{query}: limits {read:?}");
+        let list = &data["user"]["followers"];
+        assert_eq!(list["edges"].as_array().unwrap().len(), 5);
+        if !list_info.is_empty() {
+            assert_eq!(list["pageInfo"], json!({ "hasNextPage": true, "hasPreviousPage": false }));
+        }
+        for edge in list["edges"].as_array().unwrap() {
+            let posts = &edge["node"]["posts"];
+            assert_eq!(posts["nodes"].as_array().unwrap().len(), 3);
+            if !posts_info.is_empty() {
+                assert_eq!(posts["pageInfo"], json!({ "hasNextPage": true, "hasPreviousPage": false }), "{query}");
+            }
+        }
+    }
+    // Two posts fields on each user, pageInfo on one: under one name
+    // (merged into one answer), and under two; forward and backward.
+    for (args, flag) in [("first: 3", "hasNextPage"), ("last: 3", "hasPreviousPage")] {
+        for other in ["posts", "other: posts"] {
+            let query = format!(
+                r#"{{ user(username: "user00") {{ followers(first: 5) {{ nodes {{ username
+                    posts({args}) {{ nodes {{ id }} }} ...P }} }} }} }}
+                fragment P on User {{ {other}({args}) {{ pageInfo {{ {flag} }} }} }}"#
+            );
+            let data = app.ok(None, &query, json!({})).await;
+            for user in data["user"]["followers"]["nodes"].as_array().unwrap() {
+                let key = if other == "posts" { "posts" } else { "other" };
+                assert_eq!(user[key]["pageInfo"][flag], json!(true), "{query}: {user}");
+                assert_eq!(user["posts"]["nodes"].as_array().unwrap().len(), 3, "{query}: {user}");
+            }
+        }
+    }
+}
+
 /// A list's users are read without the columns a list never shows: a
 /// page of followers does not carry their password hashes (nor email
 /// keys), read with the owner or apart, with posts or without. The

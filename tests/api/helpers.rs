@@ -21,7 +21,7 @@ pub struct TestApp {
     /// look at rows directly.
     pub db: DatabaseConnection,
     statements: Arc<AtomicUsize>,
-    log: Arc<Mutex<Vec<String>>>,
+    log: Arc<Mutex<Vec<sea_orm::Statement>>>,
     /// Removed when the app is dropped.
     database: TestDatabase,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -314,7 +314,7 @@ pub async fn spawn_on(db_url: String, database: TestDatabase, configure: impl Fn
     db.set_metric_callback(move |info| {
         api::observe::on_statement(info);
         count.fetch_add(1, Ordering::SeqCst);
-        sink.lock().unwrap().push(info.statement.sql.clone());
+        sink.lock().unwrap().push(info.statement.clone());
     });
     let app = api::app(db, &config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -448,7 +448,13 @@ impl TestApp {
 
     /// The statements run since the count was `from`.
     pub fn statements_since(&self, from: usize) -> Vec<String> {
-        self.log.lock().unwrap()[from..].to_vec()
+        self.log.lock().unwrap()[from..].iter().map(|s| s.sql.clone()).collect()
+    }
+
+    /// The statements run since the count was `from`, with their values
+    /// written in.
+    pub fn bound_statements_since(&self, from: usize) -> Vec<String> {
+        self.log.lock().unwrap()[from..].iter().map(|s| s.to_string()).collect()
     }
 
     /// Runs `write` (a request) into a deadlock that PostgreSQL breaks by

@@ -55,10 +55,17 @@ pub async fn load(ctx: &Context<'_>, id: UserId) -> ApiResult<User> {
 /// page is read at all.
 const PAGE_FIELDS: &[&str] = &["edges", "nodes", "pageInfo"];
 
+/// Whether a connection's selection (`look`) asks `pageInfo`: only then is
+/// its page read one row past its end ([`PageRequest::peek`]). W2's
+/// `posts(first: 3) { nodes { body } }` reads 3 posts a user, not 4.
+fn peeks(look: &Lookahead<'_>) -> bool {
+    look.field("pageInfo").exists()
+}
+
 /// The one page of posts a list's page asks of each of its users
 /// (`edges { node { posts(..) } }` and `nodes { posts(..) }`; `look` is the
 /// list's field), to be read with the list. None when not asked, asked
-/// with different arguments in two places, or asked wrongly (the `posts`
+/// with different arguments (or `pageInfo` in one place only) in two places, or asked wrongly (the `posts`
 /// field then answers the error itself), or with a variable the request
 /// leaves out. A field left out by `@skip`/`@include` is not seen:
 /// async-graphql drops it from the document before execution.
@@ -67,7 +74,7 @@ fn posts_asked(look: Lookahead<'_>) -> Option<PageRequest> {
     fields.extend(look.field("nodes").field("posts").selection_fields());
     let mut asked = None;
     for field in fields {
-        let page = posts_page(field.arguments().ok()?)?;
+        let page = posts_page(field.arguments().ok()?)?.peek(peeks(&Lookahead::from(field)));
         if asked.is_some_and(|a| a != page) {
             return None;
         }
@@ -131,7 +138,8 @@ pub fn list_asked(ctx: &Context<'_>, viewer: Option<UserId>) -> Option<ListAsked
     if query.nothing {
         return None;
     }
-    Some(ListAsked { side, filter: query.filter, page, posts: posts_asked(look.field(name)) })
+    let page = page.peek(peeks(&list));
+    Some(ListAsked { side, filter: query.filter, page, posts: posts_asked(list) })
 }
 
 /// `posts(first:, after:, last:, before:)`'s page, as its resolver reads it.
@@ -188,6 +196,7 @@ impl User {
         if query.nothing {
             return Ok(FollowConnection::empty(query.scope));
         }
+        let page = page.peek(peeks(&ctx.look_ahead()));
         let stored = match side {
             Side::Followers => self.row.followers_count,
             Side::Following => self.row.following_count,
@@ -363,7 +372,7 @@ impl User {
         #[graphql(desc = "Read back before this cursor (e.g. pageInfo.startCursor); malformed is BAD_USER_INPUT.")]
         before: Option<String>,
     ) -> ApiResult<PostConnection> {
-        let page = page_request(first, after.as_deref(), last, before.as_deref())?;
+        let page = page_request(first, after.as_deref(), last, before.as_deref())?.peek(peeks(&ctx.look_ahead()));
         let page = loaders(ctx)?.load_one(PostPage(self.row.id, page)).await?.unwrap_or_else(Page::empty);
         Ok(PostConnection(page))
     }
