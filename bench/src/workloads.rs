@@ -385,9 +385,10 @@ impl Ctx {
         List { owner, side: Side::Followers, filter }
     }
 
-    /// W9's page: the first 20.
+    /// W9's page: the first 20, as the server reads it: [`KNOWN_FOLLOWERS`]
+    /// asks no `pageInfo`, so no row past its end.
     fn known_page(&self) -> PageRequest {
-        page(20, None, None, None)
+        page(20, None, None, None).peek(false)
     }
 
     /// The statements of the top account's followers list under each
