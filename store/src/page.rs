@@ -2,8 +2,9 @@
 //! [`Cursor`] is the key of one row, and a [`PageRequest`] asks for the rows
 //! on one side of a cursor. `after` moves towards older rows, `before`
 //! towards newer ones. A page is read with one extra row to learn whether
-//! more lie beyond it, unless no one asks ([`PageRequest::peek`]). (The GraphQL arguments that make a `PageRequest`,
-//! `first`/`after`/`last`/`before`, are checked in api/src/pagination.rs.)
+//! more lie beyond it, unless no one asks ([`PageRequest::peek`]). (The
+//! GraphQL arguments that make a `PageRequest`, `first`/`after`/`last`/
+//! `before`, are checked in api/src/pagination.rs.)
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Utc};
@@ -148,8 +149,9 @@ impl PageRequest {
         self.limit as i64 + i64::from(self.peek)
     }
 
-    /// Trims the [`PageRequest::rows`] rows a query returned (in query order: newest
-    /// first, or oldest first when `from_end`) into a page in list order.
+    /// Trims the [`PageRequest::rows`] rows a query returned (in query
+    /// order: newest first, or oldest first when `from_end`) into a page in
+    /// list order.
     pub fn into_page<T>(self, mut rows: Vec<T>) -> Page<T> {
         let more = rows.len() as u64 > self.limit;
         rows.truncate(self.limit as usize);

@@ -65,10 +65,11 @@ fn peeks(look: &Lookahead<'_>) -> bool {
 /// The one page of posts a list's page asks of each of its users
 /// (`edges { node { posts(..) } }` and `nodes { posts(..) }`; `look` is the
 /// list's field), to be read with the list. None when not asked, asked
-/// with different arguments (or `pageInfo` in one place only) in two places, or asked wrongly (the `posts`
-/// field then answers the error itself), or with a variable the request
-/// leaves out. A field left out by `@skip`/`@include` is not seen:
-/// async-graphql drops it from the document before execution.
+/// with different arguments (or `pageInfo` in one place only) in two
+/// places, or asked wrongly (the `posts` field then answers the error
+/// itself), or with a variable the request leaves out. A field left out
+/// by `@skip`/`@include` is not seen: async-graphql drops it from the
+/// document before execution.
 fn posts_asked(look: Lookahead<'_>) -> Option<PageRequest> {
     let mut fields = look.field("edges").field("node").field("posts").selection_fields();
     fields.extend(look.field("nodes").field("posts").selection_fields());
