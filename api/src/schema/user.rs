@@ -197,7 +197,6 @@ impl User {
         if query.nothing {
             return Ok(FollowConnection::empty(query.scope));
         }
-        let page = page.peek(peeks(&ctx.look_ahead()));
         let stored = match side {
             Side::Followers => self.row.followers_count,
             Side::Following => self.row.following_count,
@@ -212,7 +211,9 @@ impl User {
         };
         let page = if selects(ctx, PAGE_FIELDS) {
             let loaders = loaders(ctx)?;
-            let posts = posts_asked(ctx.look_ahead());
+            let look = ctx.look_ahead();
+            let page = page.peek(peeks(&look));
+            let posts = posts_asked(look);
             match loaders.load_one(FollowPage(list, page, posts)).await? {
                 Some(listed) => {
                     if let Some(posts) = posts {
