@@ -96,12 +96,13 @@ fn limits(statements: &[String]) -> std::collections::BTreeSet<u64> {
         .collect()
 }
 
-/// A page is read one row past its end only when `pageInfo` is asked (it
-/// alone tells whether more lie beyond): W2 without it reads 3 posts a
-/// user and 5 followers, not 4 and 6. With it, `hasNextPage` and
-/// `hasPreviousPage` are right however the fields meet: on the list only,
-/// on the posts only, or on one of two `posts` fields of a user (merged
-/// under one name, or under two).
+/// A page is read one row past its end only when `pageInfo` asks the flag
+/// that row answers (`hasNextPage` for `first`, `hasPreviousPage` for
+/// `last`): W2 without it reads 3 posts a user and 5 followers, not 4 and
+/// 6, and so does `pageInfo { endCursor }`. The flags and cursors are
+/// right however the fields meet: on the list only, on the posts only, or
+/// on one of two `posts` fields of a user (merged under one name, or under
+/// two).
 #[tokio::test]
 async fn pages_read_past_their_end_only_for_page_info() {
     let app = spawn_app().await;
@@ -140,6 +141,47 @@ async fn pages_read_past_their_end_only_for_page_info() {
                 assert_eq!(posts["pageInfo"], json!({ "hasNextPage": true, "hasPreviousPage": false }), "{query}");
             }
         }
+    }
+    // Only the flag that the row past the page answers reads it; the other
+    // flag and the cursors answer as they do from a page read with it.
+    let all = "hasNextPage hasPreviousPage startCursor endCursor";
+    for (args, info, posts_read) in [
+        ("first: 3", "startCursor endCursor hasPreviousPage", 3),
+        ("first: 3", "hasNextPage", 4),
+        ("last: 3", "startCursor endCursor hasNextPage", 3),
+        ("last: 3", "hasPreviousPage", 4),
+    ] {
+        let query = |posts_info: &str, list_info: &str| {
+            format!(
+                r#"{{ user(username: "user00") {{ followers(first: 5) {{ nodes {{ username
+                    posts({args}) {{ nodes {{ id }} pageInfo {{ {posts_info} }} }} }} pageInfo {{ {list_info} }} }} }} }}"#
+            )
+        };
+        let asked = query(info, "endCursor hasPreviousPage");
+        let before = app.statements();
+        let data = app.ok(None, &asked, json!({})).await;
+        assert_eq!(app.statements() - before, if crate::helpers::on_postgres() { 1 } else { 3 }, "{asked}");
+        let read = limits(&app.bound_statements_since(before));
+        let unwanted = [6, 7 - posts_read];
+        assert!(read.contains(&5) && read.contains(&posts_read), "{asked}: limits {read:?}");
+        assert!(!unwanted.iter().any(|n| read.contains(n)), "{asked}: limits {read:?}");
+        // The same fields as a page read one past its end answers them.
+        let peeked = app.ok(None, &query(all, all), json!({})).await;
+        let list = &data["user"]["followers"];
+        let whole = &peeked["user"]["followers"];
+        for field in ["endCursor", "hasPreviousPage"] {
+            assert_eq!(list["pageInfo"][field], whole["pageInfo"][field], "{asked}");
+        }
+        assert!(list["pageInfo"]["endCursor"].is_string(), "{asked}: {list}");
+        for (user, full) in list["nodes"].as_array().unwrap().iter().zip(whole["nodes"].as_array().unwrap()) {
+            assert_eq!(user["posts"]["nodes"], full["posts"]["nodes"], "{asked}");
+            for field in info.split(' ') {
+                assert_eq!(user["posts"]["pageInfo"][field], full["posts"]["pageInfo"][field], "{asked}: {field}");
+            }
+        }
+        // Everyone has 4 posts: the flag asked of a page of 3 is true.
+        let flag = if args.starts_with("first") { "hasNextPage" } else { "hasPreviousPage" };
+        assert_eq!(whole["nodes"][0]["posts"]["pageInfo"][flag], json!(true), "{asked}");
     }
     // Two posts fields on each user, pageInfo on one: under one name
     // (merged into one answer), and under two; forward and backward.

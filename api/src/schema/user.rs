@@ -55,17 +55,22 @@ pub async fn load(ctx: &Context<'_>, id: UserId) -> ApiResult<User> {
 /// page is read at all.
 const PAGE_FIELDS: &[&str] = &["edges", "nodes", "pageInfo"];
 
-/// Whether a connection's selection (`look`) asks `pageInfo`: only then is
-/// its page read one row past its end ([`PageRequest::peek`]). W2's
-/// `posts(first: 3) { nodes { body } }` reads 3 posts a user, not 4.
-fn peeks(look: &Lookahead<'_>) -> bool {
-    look.field("pageInfo").exists()
+/// `page` as a connection's selection (`look`) needs it read: one row past
+/// its end ([`PageRequest::peek`]) only when `pageInfo` asks the flag that
+/// row answers, `hasNextPage` for a page read from its start (`first`),
+/// `hasPreviousPage` for one read from its end (`last`). The other flag
+/// and the cursors come from the arguments and the rows read. W2's
+/// `posts(first: 3) { nodes { body } }` reads 3 posts a user, not 4, and
+/// so does `pageInfo { endCursor }`.
+fn peeked(page: PageRequest, look: &Lookahead<'_>) -> PageRequest {
+    let flag = if page.from_end { "hasPreviousPage" } else { "hasNextPage" };
+    page.peek(look.field("pageInfo").field(flag).exists())
 }
 
 /// The one page of posts a list's page asks of each of its users
 /// (`edges { node { posts(..) } }` and `nodes { posts(..) }`; `look` is the
 /// list's field), to be read with the list. None when not asked, asked
-/// with different arguments (or `pageInfo` in one place only) in two
+/// with different arguments (or a peek in one place only) in two
 /// places, or asked wrongly (the `posts` field then answers the error
 /// itself), or with a variable the request leaves out. A field left out
 /// by `@skip`/`@include` is not seen: async-graphql drops it from the
@@ -75,7 +80,7 @@ fn posts_asked(look: Lookahead<'_>) -> Option<PageRequest> {
     fields.extend(look.field("nodes").field("posts").selection_fields());
     let mut asked = None;
     for field in fields {
-        let page = posts_page(field.arguments().ok()?)?.peek(peeks(&Lookahead::from(field)));
+        let page = peeked(posts_page(field.arguments().ok()?)?, &Lookahead::from(field));
         if asked.is_some_and(|a| a != page) {
             return None;
         }
@@ -139,7 +144,7 @@ pub fn list_asked(ctx: &Context<'_>, viewer: Option<UserId>) -> Option<ListAsked
     if query.nothing {
         return None;
     }
-    let page = page.peek(peeks(&list));
+    let page = peeked(page, &list);
     Some(ListAsked { side, filter: query.filter, page, posts: posts_asked(list) })
 }
 
@@ -212,7 +217,7 @@ impl User {
         let page = if selects(ctx, PAGE_FIELDS) {
             let loaders = loaders(ctx)?;
             let look = ctx.look_ahead();
-            let page = page.peek(peeks(&look));
+            let page = peeked(page, &look);
             let posts = posts_asked(look);
             match loaders.load_one(FollowPage(list, page, posts)).await? {
                 Some(listed) => {
@@ -374,7 +379,7 @@ impl User {
         #[graphql(desc = "Read back before this cursor (e.g. pageInfo.startCursor); malformed is BAD_USER_INPUT.")]
         before: Option<String>,
     ) -> ApiResult<PostConnection> {
-        let page = page_request(first, after.as_deref(), last, before.as_deref())?.peek(peeks(&ctx.look_ahead()));
+        let page = peeked(page_request(first, after.as_deref(), last, before.as_deref())?, &ctx.look_ahead());
         let page = loaders(ctx)?.load_one(PostPage(self.row.id, page)).await?.unwrap_or_else(Page::empty);
         Ok(PostConnection(page))
     }
