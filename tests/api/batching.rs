@@ -145,19 +145,23 @@ async fn pages_read_past_their_end_only_for_page_info() {
     // Only the flag that the row past the page answers reads it; the other
     // flag and the cursors answer as they do from a page read with it.
     let all = "hasNextPage hasPreviousPage startCursor endCursor";
-    for (args, info, posts_read) in [
-        ("first: 3", "startCursor endCursor hasPreviousPage", 3),
-        ("first: 3", "hasNextPage", 4),
-        ("last: 3", "startCursor endCursor hasNextPage", 3),
-        ("last: 3", "hasPreviousPage", 4),
+    // (the list's arguments and pageInfo, the posts' arguments and
+    // pageInfo, the posts read a user); neither list asks its flag.
+    let forward = ("first: 5", "endCursor hasPreviousPage");
+    let backward = ("last: 5", "startCursor hasNextPage");
+    for ((list_args, list_info), args, info, posts_read) in [
+        (forward, "first: 3", "startCursor endCursor hasPreviousPage", 3),
+        (forward, "first: 3", "hasNextPage", 4),
+        (backward, "last: 3", "startCursor endCursor hasNextPage", 3),
+        (backward, "last: 3", "hasPreviousPage", 4),
     ] {
         let query = |posts_info: &str, list_info: &str| {
             format!(
-                r#"{{ user(username: "user00") {{ followers(first: 5) {{ nodes {{ username
+                r#"{{ user(username: "user00") {{ followers({list_args}) {{ nodes {{ username
                     posts({args}) {{ nodes {{ id }} pageInfo {{ {posts_info} }} }} }} pageInfo {{ {list_info} }} }} }} }}"#
             )
         };
-        let asked = query(info, "endCursor hasPreviousPage");
+        let asked = query(info, list_info);
         let before = app.statements();
         let data = app.ok(None, &asked, json!({})).await;
         assert_eq!(app.statements() - before, if crate::helpers::on_postgres() { 1 } else { 3 }, "{asked}");
@@ -169,18 +173,23 @@ async fn pages_read_past_their_end_only_for_page_info() {
         let peeked = app.ok(None, &query(all, all), json!({})).await;
         let list = &data["user"]["followers"];
         let whole = &peeked["user"]["followers"];
-        for field in ["endCursor", "hasPreviousPage"] {
-            assert_eq!(list["pageInfo"][field], whole["pageInfo"][field], "{asked}");
+        for field in list_info.split(' ') {
+            assert_eq!(list["pageInfo"][field], whole["pageInfo"][field], "{asked}: {field}");
         }
-        assert!(list["pageInfo"]["endCursor"].is_string(), "{asked}: {list}");
-        for (user, full) in list["nodes"].as_array().unwrap().iter().zip(whole["nodes"].as_array().unwrap()) {
+        let (users, full) = (list["nodes"].as_array().unwrap(), whole["nodes"].as_array().unwrap());
+        assert_eq!(users.len(), 5, "{asked}");
+        for (user, full) in users.iter().zip(full) {
+            assert_eq!(user["username"], full["username"], "{asked}");
             assert_eq!(user["posts"]["nodes"], full["posts"]["nodes"], "{asked}");
             for field in info.split(' ') {
                 assert_eq!(user["posts"]["pageInfo"][field], full["posts"]["pageInfo"][field], "{asked}: {field}");
             }
         }
-        // Everyone has 4 posts: the flag asked of a page of 3 is true.
+        assert!(list["pageInfo"][list_info.split(' ').next().unwrap()].is_string(), "{asked}: {list}");
+        // user00 has 6 followers and everyone 4 posts: the flag each
+        // page's extra row answers is true.
         let flag = if args.starts_with("first") { "hasNextPage" } else { "hasPreviousPage" };
+        assert_eq!(whole["pageInfo"][flag], json!(true), "{asked}");
         assert_eq!(whole["nodes"][0]["posts"]["pageInfo"][flag], json!(true), "{asked}");
     }
     // Two posts fields on each user, pageInfo on one: under one name
