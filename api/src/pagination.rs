@@ -10,6 +10,7 @@
 //!     let page = page_request(first, after.as_deref(), last, before.as_deref())?;
 //! ```
 
+use async_graphql::Lookahead;
 use store::{Cursor, PageRequest};
 
 use crate::error::{ApiError, ApiResult};
@@ -81,6 +82,19 @@ pub const SCAN_COST: usize = 500;
 /// [`cost`], plus [`SCAN_COST`] when the list `scans`.
 pub fn scan_cost(first: Option<i32>, last: Option<i32>, scans: bool, child_complexity: usize) -> usize {
     cost(first, last, child_complexity).saturating_add(if scans { SCAN_COST } else { 0 })
+}
+
+/// `page` as a connection's selection (`look`) needs it read: one row past
+/// its end ([`PageRequest::peek`]) only when `pageInfo` asks the flag that
+/// row answers, `hasNextPage` for a page read from its start (`first`),
+/// `hasPreviousPage` for one read from its end (`last`). The other flag
+/// and the cursors come from the arguments and the rows read. W2's
+/// `posts(first: 3) { nodes { body } }` reads 3 posts a user, not 4, and
+/// so does `pageInfo { endCursor }`; a feed page without `pageInfo`
+/// reads 20 posts, not 21.
+pub fn peeked(page: PageRequest, look: &Lookahead<'_>) -> PageRequest {
+    let flag = if page.from_end { "hasPreviousPage" } else { "hasNextPage" };
+    page.peek(look.field("pageInfo").field(flag).exists())
 }
 
 pub fn decode_cursor(cursor: &str) -> ApiResult<Cursor> {

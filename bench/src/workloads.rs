@@ -268,7 +268,7 @@ impl Ctx {
                 }
                 if !done && self.plan.walks(following) {
                     let rns = f.ids(feed::walk_stmt(b, viewer, self.plan.window, &page), "rn").await?;
-                    done = self.plan.walk_is_exact(rns, &page);
+                    done = self.plan.walk_is_exact(rns);
                 }
                 if !done {
                     f.rows(feed::merge_stmt(b, viewer, &page)).await?;

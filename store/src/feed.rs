@@ -78,18 +78,12 @@ impl FeedPlan {
 
     /// Given the `rn` of every row the walk returned, whether they answer
     /// the page exactly. The window's last row comes back as a sentinel
-    /// whatever its author: seeing it means the walk reached the cap, and
-    /// then only a full page is an answer.
-    pub fn walk_is_exact(&self, rns: impl IntoIterator<Item = i64>, page: &PageRequest) -> bool {
-        let (mut kept, mut capped) = (0u64, false);
-        for rn in rns {
-            if rn >= self.window {
-                capped = true;
-            } else {
-                kept += 1;
-            }
-        }
-        kept > page.limit || !capped
+    /// whatever its author, and it sorts after every other row of the
+    /// window: it is among the rows returned only when the window ran out
+    /// before the page was full (read with its peek or without), and then
+    /// only the merge can answer.
+    pub fn walk_is_exact(&self, rns: impl IntoIterator<Item = i64>) -> bool {
+        rns.into_iter().all(|rn| rn < self.window)
     }
 }
 
@@ -130,9 +124,6 @@ pub async fn read(
     plan: FeedPlan,
     page: &PageRequest,
 ) -> StoreResult<Read> {
-    // The timeline's exactness counts on the row past the page, whatever
-    // the caller asked.
-    let page = &page.peek(true);
     let backend = db.get_database_backend();
     let mut timeline = Seen::NotAsked;
     if plan.timelines {
@@ -164,7 +155,7 @@ pub async fn read(
 pub fn timeline_is_exact(floor: DateTime<Utc>, rows: usize, page: &PageRequest) -> bool {
     floor <= crate::timeline::no_floor()
         || page.before.is_some_and(|b| b.at() > floor)
-        || (page.reads_descending() && rows as u64 > page.limit)
+        || (page.reads_descending() && rows as u64 >= page.rows() as u64)
 }
 
 /// The live plans (walk, merge): exact from the posts and follows tables.
@@ -175,16 +166,13 @@ pub async fn read_live(
     plan: FeedPlan,
     page: &PageRequest,
 ) -> StoreResult<Page<FeedItem>> {
-    // A capped walk's exactness counts on the row past the page, whatever
-    // the caller asked.
-    let page = &page.peek(true);
     let backend = db.get_database_backend();
     if plan.walks(following) {
         let mut rows = Vec::new();
         for row in db.query_all_raw(walk_stmt(backend, viewer, plan.window, page)).await? {
             rows.push((row.try_get::<i64>("", "rn")?, row));
         }
-        if plan.walk_is_exact(rows.iter().map(|(rn, _)| *rn), page) {
+        if plan.walk_is_exact(rows.iter().map(|(rn, _)| *rn)) {
             let kept = rows.into_iter().filter(|(rn, _)| *rn < plan.window).map(|(_, row)| row);
             return Ok(page.into_page(items(kept, page)?));
         }
@@ -256,14 +244,14 @@ pub fn walk_stmt(backend: DbBackend, viewer: UserId, window: i64, page: &PageReq
             .push(" AND followed_id = recent.user_id AND NOT hidden_from_feed) = 1 OR rn = ")
             .bind(window);
         if backend == DbBackend::Postgres {
-            sql.order_limit("created_at", "id", page, page.limit as i64 + 1);
+            sql.order_limit("created_at", "id", page, page.rows());
         } else {
             // SQLite does not see that the walk is already in order: with an
             // ORDER BY here it sorts, and so walks (and probes) the whole
             // window before the LIMIT (30 ms against 0.4 ms at M). Its
             // subquery co-routine yields rows in the walk's order, so the
             // LIMIT alone takes the first ones; `read` sorts what comes back.
-            sql.push(" LIMIT ").bind(page.limit as i64 + 1);
+            sql.push(" LIMIT ").bind(page.rows());
         }
         sql.push(") k JOIN posts p ON p.id = k.id");
     })
@@ -281,7 +269,7 @@ pub fn merge_stmt(backend: DbBackend, viewer: UserId, page: &PageRequest) -> Sta
                 .push(" AS BIGINT)) f CROSS JOIN LATERAL (SELECT id, user_id, body, created_at FROM posts WHERE user_id = f.uid");
             sql.keyset("created_at", "id", page);
             sql.push(") p");
-            sql.order_limit("p.created_at", "p.id", page, page.limit as i64 + 1);
+            sql.order_limit("p.created_at", "p.id", page, page.rows());
         } else {
             // SQLite has no LATERAL; it runs this as a loop over the authors.
             sql.push("SELECT id, user_id, body, created_at FROM posts WHERE user_id IN (SELECT followed_id FROM follows WHERE follower_id = ")
@@ -305,7 +293,8 @@ pub async fn count_newer(
     since: crate::Cursor,
     cap: u64,
 ) -> StoreResult<(u64, Seen)> {
-    let page = PageRequest::last(cap).before(Some(since));
+    // Only the rows are counted: none is read past the cap.
+    let page = PageRequest::last(cap).before(Some(since)).peek(false);
     let read = read(db, viewer, following, plan, &page).await?;
     Ok((read.page.items.len() as u64, read.timeline))
 }
@@ -319,7 +308,7 @@ pub async fn count_newer(
 /// stands for an empty page; no row at all means the viewer has no ready
 /// timeline.
 pub fn timeline_stmt(backend: DbBackend, viewer: UserId, page: &PageRequest) -> Statement {
-    let limit = page.limit as i64 + 1;
+    let limit = page.rows();
     let floor = |sql: &mut Sql| {
         sql.push(" AND created_at > (SELECT floor_at FROM timelines WHERE viewer_id = ").bind(viewer).push(")");
     };

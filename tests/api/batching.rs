@@ -5,7 +5,7 @@
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{limits, spawn_app, TestApp};
 
 /// The query of the core issue, part 7.
 const WIDE: &str = r#"query($n: Int!) {
@@ -87,22 +87,14 @@ async fn followers_with_their_posts_is_constant() {
     assert_eq!(six, expected, "the user, the followers page with its users (and their posts)");
 }
 
-/// The numbers after `LIMIT` in `statements`.
-fn limits(statements: &[String]) -> std::collections::BTreeSet<u64> {
-    let sql = statements.join("\n");
-    sql.split("LIMIT ")
-        .skip(1)
-        .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
-        .collect()
-}
-
 /// A page is read one row past its end only when `pageInfo` asks the flag
 /// that row answers (`hasNextPage` for `first`, `hasPreviousPage` for
 /// `last`): W2 without it reads 3 posts a user and 5 followers, not 4 and
 /// 6, and so does `pageInfo { endCursor }`. The flags and cursors are
 /// right however the fields meet: on the list only, on the posts only, or
 /// on one of two `posts` fields of a user (merged under one name, or under
-/// two).
+/// two). The directory and the viewer's listings peek by the same rule
+/// (the feed's own test is in feed.rs).
 #[tokio::test]
 async fn pages_read_past_their_end_only_for_page_info() {
     let app = spawn_app().await;
@@ -110,7 +102,7 @@ async fn pages_read_past_their_end_only_for_page_info() {
     // three on SQLite, whatever is asked (no page read twice).
     let one_read = if crate::helpers::on_postgres() { 1 } else { 3 };
     // user00 has 6 followers; everyone has 4 posts.
-    network(&app).await;
+    let token = network(&app).await;
     let info = "pageInfo { hasNextPage hasPreviousPage }";
     // (list's pageInfo, posts' pageInfo, the limits read)
     for (list_info, posts_info, want) in
@@ -191,6 +183,22 @@ async fn pages_read_past_their_end_only_for_page_info() {
         let flag = if args.starts_with("first") { "hasNextPage" } else { "hasPreviousPage" };
         assert_eq!(whole["pageInfo"][flag], json!(true), "{asked}");
         assert_eq!(whole["nodes"][0]["posts"]["pageInfo"][flag], json!(true), "{asked}");
+    }
+    // The other lists read past their page for the flag alone too.
+    for list in [
+        "users(first: 5) { nodes { id }",
+        "blockedUsers(first: 5) { nodes { id }",
+        "followRequests(first: 5) { nodes { requestedAt }",
+        "sentFollowRequests(first: 5) { nodes { requestedAt }",
+    ] {
+        for (info, want, unwanted) in [("", 5, 6), ("pageInfo { endCursor }", 5, 6), ("pageInfo { hasNextPage }", 6, 5)]
+        {
+            let query = format!("{{ {list} {info} }} }}");
+            let before = app.statements();
+            app.ok(Some(&token), &query, json!({})).await;
+            let read = limits(&app.bound_statements_since(before));
+            assert!(read.contains(&want) && !read.contains(&unwanted), "{query}: limits {read:?}");
+        }
     }
     // Two posts fields on each user, pageInfo on one: under one name
     // (merged into one answer), and under two; forward and backward.

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use sea_orm::ConnectionTrait;
 
-use crate::helpers::{eventually, spawn_app, spawn_app_with, strings, TestApp};
+use crate::helpers::{eventually, limits, spawn_app, spawn_app_with, strings, TestApp};
 
 /// Runs a feed scenario once per way the server can read a feed, which must
 /// all give the same answers: the live per-followee merge (the default for
@@ -84,6 +84,14 @@ const FEED: &str = r#"query($first: Int, $after: String, $last: Int, $before: St
   feed(first: $first, after: $after, last: $last, before: $before) {
     edges { cursor node { id body author { username } } }
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}"#;
+
+/// [`FEED`] without `pageInfo`: the page is read without the post past
+/// its end.
+const FEED_EDGES: &str = r#"query($first: Int, $after: String, $last: Int, $before: String) {
+  feed(first: $first, after: $after, last: $last, before: $before) {
+    edges { cursor node { id body author { username } } }
   }
 }"#;
 
@@ -315,6 +323,8 @@ async fn exact_after_every_relationship_change(app: TestApp) {
             let mut after = Value::Null;
             loop {
                 let page = feed(app, me, json!({ "first": 3, "after": after })).await;
+                let bare = app.ok(Some(me), FEED_EDGES, json!({ "first": 3, "after": after })).await;
+                assert_eq!(bare["feed"]["edges"], page["edges"], "{step}: forwards, read without pageInfo");
                 seen.extend(strings(&page["edges"], "/node/body"));
                 assert!(seen.len() <= want.len() + 3, "{step}: {seen:?}");
                 if page["pageInfo"]["hasNextPage"] == false {
@@ -327,6 +337,8 @@ async fn exact_after_every_relationship_change(app: TestApp) {
             let mut before = Value::Null;
             loop {
                 let page = feed(app, me, json!({ "last": 2, "before": before })).await;
+                let bare = app.ok(Some(me), FEED_EDGES, json!({ "last": 2, "before": before })).await;
+                assert_eq!(bare["feed"]["edges"], page["edges"], "{step}: backwards, read without pageInfo");
                 let mut got = strings(&page["edges"], "/node/body");
                 got.extend(back);
                 back = got;
@@ -439,6 +451,78 @@ async fn feed_plans_run_the_statements_they_claim() {
         let sql = app.statements_since(before).join("\n");
         assert_eq!(sql.contains(") recent WHERE"), walk, "walk with ({broad}, {window}):\n{sql}");
         assert_eq!(sql.contains("UNION ALL SELECT CAST("), merge, "merge with ({broad}, {window}):\n{sql}");
+    }
+}
+
+/// A feed page reads one post past its end only when `pageInfo` asks the
+/// flag that post answers (`hasNextPage` with `first`, `hasPreviousPage`
+/// with `last`), under the merge, the walk and the timeline (whole, and
+/// with a floor); the page and every other `pageInfo` field answer as
+/// they do from a page read with it. "N new posts" reads no more than its
+/// cap.
+#[tokio::test]
+async fn feed_pages_read_past_their_end_only_for_page_info() {
+    let apps = [
+        spawn_app().await,
+        spawn_with_plan(0, 4000).await,
+        spawn_with_timelines(800, 1000).await,
+        spawn_with_timelines(6, 1000).await,
+    ];
+    for (plan, app) in ["merge", "walk", "timeline", "timeline with a floor"].into_iter().zip(apps) {
+        // Followed after 8 posts: under a cap of 6 the follow copies p7 ..
+        // p2, and p1 and p0 lie below the timeline's floor.
+        let (me, _) = app.sign_up("reader").await;
+        let (author, author_id) = app.sign_up("writer").await;
+        for i in 0..8 {
+            app.post(&author, &format!("p{i}")).await;
+        }
+        app.follow(&me, &author_id).await;
+        let all = "hasNextPage hasPreviousPage startCursor endCursor";
+        let query = |args: &str, info: &str| {
+            let info = if info.is_empty() { String::new() } else { format!("pageInfo {{ {info} }}") };
+            format!("{{ feed({args}) {{ edges {{ cursor node {{ body }} }} {info} }} }}")
+        };
+        // p7 .. p0: after p6, and before p1, lie 5 and 6 posts.
+        let top = feed(&app, &me, json!({ "first": 2 })).await["pageInfo"]["endCursor"].clone();
+        let bottom = feed(&app, &me, json!({ "last": 2 })).await["pageInfo"]["startCursor"].clone();
+        let (top, bottom) = (top.as_str().unwrap(), bottom.as_str().unwrap());
+        for (args, flag) in [
+            ("first: 3".to_owned(), "hasNextPage"),
+            (format!(r#"first: 3, after: "{top}""#), "hasNextPage"),
+            ("last: 3".to_owned(), "hasPreviousPage"),
+            (format!(r#"last: 3, before: "{bottom}""#), "hasPreviousPage"),
+        ] {
+            let whole = app.ok(Some(&me), &query(&args, all), json!({})).await;
+            let others: Vec<&str> = all.split(' ').filter(|f| *f != flag).collect();
+            for (info, peeks) in [(String::new(), false), (others.join(" "), false), (flag.to_owned(), true)] {
+                let asked = query(&args, &info);
+                let before = app.statements();
+                let data = app.ok(Some(&me), &asked, json!({})).await;
+                let read = limits(&app.bound_statements_since(before));
+                assert_eq!((read.contains(&3), read.contains(&4)), (!peeks, peeks), "{plan}: {asked}: limits {read:?}");
+                // A page read newest first stops above the floor, with
+                // its peek or without (the timeline answers it alone).
+                if plan == "timeline" || (plan == "timeline with a floor" && args.starts_with("first")) {
+                    assert_from_the_timeline_alone(&app.statements_since(before));
+                }
+                assert_eq!(data["feed"]["edges"], whole["feed"]["edges"], "{plan}: {asked}");
+                assert_eq!(data["feed"]["edges"].as_array().unwrap().len(), 3, "{plan}: {asked}");
+                for field in info.split(' ').filter(|f| !f.is_empty()) {
+                    assert_eq!(
+                        data["feed"]["pageInfo"][field], whole["feed"]["pageInfo"][field],
+                        "{plan}: {asked}: {field}"
+                    );
+                }
+            }
+        }
+        // 8 posts: 7 newer than the oldest, counted up to the cap of 100.
+        let oldest = feed(&app, &me, json!({ "last": 1 })).await["pageInfo"]["startCursor"].clone();
+        let count = "query($s: String!) { feedNewPostsCount(since: $s) }";
+        let before = app.statements();
+        let n = app.ok(Some(&me), count, json!({ "s": oldest })).await["feedNewPostsCount"].clone();
+        assert_eq!(n, json!(7), "{plan}");
+        let read = limits(&app.bound_statements_since(before));
+        assert!(read.contains(&100) && !read.contains(&101), "{plan}: limits {read:?}");
     }
 }
 

@@ -528,3 +528,12 @@ pub fn global_id(kind: &str, id: i64) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
 }
+
+/// The numbers after `LIMIT` in `statements`.
+pub fn limits(statements: &[String]) -> std::collections::BTreeSet<u64> {
+    let sql = statements.join("\n");
+    sql.split("LIMIT ")
+        .skip(1)
+        .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .collect()
+}

@@ -12,7 +12,7 @@ use super::{loaders, selects, to_int, viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
 use crate::loaders::{FollowCount, FollowPage, PostPage, RelationshipWith, UserById};
-use crate::pagination::{page_request, scoped_page_request};
+use crate::pagination::{page_request, peeked, scoped_page_request};
 
 /// A registered account.
 pub struct User {
@@ -54,18 +54,6 @@ pub async fn load(ctx: &Context<'_>, id: UserId) -> ApiResult<User> {
 /// The fields a connection is read for; asked only for `totalCount`, no
 /// page is read at all.
 const PAGE_FIELDS: &[&str] = &["edges", "nodes", "pageInfo"];
-
-/// `page` as a connection's selection (`look`) needs it read: one row past
-/// its end ([`PageRequest::peek`]) only when `pageInfo` asks the flag that
-/// row answers, `hasNextPage` for a page read from its start (`first`),
-/// `hasPreviousPage` for one read from its end (`last`). The other flag
-/// and the cursors come from the arguments and the rows read. W2's
-/// `posts(first: 3) { nodes { body } }` reads 3 posts a user, not 4, and
-/// so does `pageInfo { endCursor }`.
-fn peeked(page: PageRequest, look: &Lookahead<'_>) -> PageRequest {
-    let flag = if page.from_end { "hasPreviousPage" } else { "hasNextPage" };
-    page.peek(look.field("pageInfo").field(flag).exists())
-}
 
 /// The one page of posts a list's page asks of each of its users
 /// (`edges { node { posts(..) } }` and `nodes { posts(..) }`; `look` is the
