@@ -79,9 +79,11 @@ impl FeedPlan {
     /// Given the `rn` of every row the walk returned, whether they answer
     /// the page exactly. The window's last row comes back as a sentinel
     /// whatever its author, and it sorts after every other row of the
-    /// window: it is among the rows returned only when the window ran out
-    /// before the page was full (read with its peek or without), and then
-    /// only the merge can answer.
+    /// window: it is among the rows returned only when the window holds
+    /// fewer of the viewer's feed posts than the read asked for (the page,
+    /// and the row past it when peeking; a sentinel that is itself a feed
+    /// post is not counted). Then what lies past the window is unknown,
+    /// and only the merge can answer.
     pub fn walk_is_exact(&self, rns: impl IntoIterator<Item = i64>) -> bool {
         rns.into_iter().all(|rn| rn < self.window)
     }

@@ -456,10 +456,10 @@ async fn feed_plans_run_the_statements_they_claim() {
 
 /// A feed page reads one post past its end only when `pageInfo` asks the
 /// flag that post answers (`hasNextPage` with `first`, `hasPreviousPage`
-/// with `last`), under the merge, the walk and the timeline (whole, and
-/// with a floor); the page and every other `pageInfo` field answer as
-/// they do from a page read with it. "N new posts" reads no more than its
-/// cap.
+/// with `last`), under the merge, the walk (answering, and past its
+/// window) and the timeline (whole, and with a floor); the page and every
+/// other `pageInfo` field answer as they do from a page read with it. "N
+/// new posts" reads no more than its cap.
 #[tokio::test]
 async fn feed_pages_read_past_their_end_only_for_page_info() {
     let apps = [
@@ -467,8 +467,10 @@ async fn feed_pages_read_past_their_end_only_for_page_info() {
         spawn_with_plan(0, 4000).await,
         spawn_with_timelines(800, 1000).await,
         spawn_with_timelines(6, 1000).await,
+        spawn_with_plan(0, 2).await,
     ];
-    for (plan, app) in ["merge", "walk", "timeline", "timeline with a floor"].into_iter().zip(apps) {
+    let plans = ["merge", "walk", "timeline", "timeline with a floor", "walk past its window"];
+    for (plan, app) in plans.into_iter().zip(apps) {
         // Followed after 8 posts: under a cap of 6 the follow copies p7 ..
         // p2, and p1 and p0 lie below the timeline's floor.
         let (me, _) = app.sign_up("reader").await;
@@ -482,7 +484,7 @@ async fn feed_pages_read_past_their_end_only_for_page_info() {
             let info = if info.is_empty() { String::new() } else { format!("pageInfo {{ {info} }}") };
             format!("{{ feed({args}) {{ edges {{ cursor node {{ body }} }} {info} }} }}")
         };
-        // p7 .. p0: after p6, and before p1, lie 5 and 6 posts.
+        // p7 .. p0: after p6 lie six posts, and before p1 six.
         let top = feed(&app, &me, json!({ "first": 2 })).await["pageInfo"]["endCursor"].clone();
         let bottom = feed(&app, &me, json!({ "last": 2 })).await["pageInfo"]["startCursor"].clone();
         let (top, bottom) = (top.as_str().unwrap(), bottom.as_str().unwrap());
@@ -505,6 +507,12 @@ async fn feed_pages_read_past_their_end_only_for_page_info() {
                 if plan == "timeline" || (plan == "timeline with a floor" && args.starts_with("first")) {
                     assert_from_the_timeline_alone(&app.statements_since(before));
                 }
+                // A window of 2 holds too few of the page's posts, with its
+                // peek or without: the walk's sentinel sends it to the merge.
+                if plan == "walk past its window" {
+                    let sql = app.statements_since(before).join("\n");
+                    assert!(sql.contains(") recent WHERE") && sql.contains("UNION ALL SELECT CAST("), "{asked}: {sql}");
+                }
                 assert_eq!(data["feed"]["edges"], whole["feed"]["edges"], "{plan}: {asked}");
                 assert_eq!(data["feed"]["edges"].as_array().unwrap().len(), 3, "{plan}: {asked}");
                 for field in info.split(' ').filter(|f| !f.is_empty()) {
@@ -514,6 +522,22 @@ async fn feed_pages_read_past_their_end_only_for_page_info() {
                     );
                 }
             }
+        }
+        if plan == "timeline with a floor" {
+            // p5 .. p2 fill the page above the floor: the timeline answers
+            // it alone; the row past it, p1, lies below the floor, so
+            // `hasNextPage` needs the live read.
+            let page = format!(r#"first: 4, after: "{top}""#);
+            let before = app.statements();
+            let bare = app.ok(Some(&me), &query(&page, ""), json!({})).await;
+            assert_from_the_timeline_alone(&app.statements_since(before));
+            let before = app.statements();
+            let peeked = app.ok(Some(&me), &query(&page, "hasNextPage"), json!({})).await;
+            let sql = app.statements_since(before).join("\n");
+            assert!(sql.contains("FROM timelines t LEFT JOIN") && sql.contains("UNION ALL SELECT CAST("), "{sql}");
+            assert_eq!(strings(&bare["feed"]["edges"], "/node/body"), ["p5", "p4", "p3", "p2"]);
+            assert_eq!(bare["feed"]["edges"], peeked["feed"]["edges"]);
+            assert_eq!(peeked["feed"]["pageInfo"]["hasNextPage"], true);
         }
         // 8 posts: 7 newer than the oldest, counted up to the cap of 100.
         let oldest = feed(&app, &me, json!({ "last": 1 })).await["pageInfo"]["startCursor"].clone();
