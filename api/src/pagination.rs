@@ -1,16 +1,19 @@
 //! Relay connection arguments (`first`, `after`, `last`, `before`): their
 //! one set of rules, and the store's [`PageRequest`] they become. Every
 //! connection field takes the four arguments, turns them into a page with
-//! [`page_request`], and declares its cost with [`cost`]:
+//! [`connection_page`], and declares its cost with [`cost`]:
 //!
 //! ```text
 //! #[graphql(complexity = "crate::pagination::cost(first, last, child_complexity)")]
-//! async fn things(&self, first: Option<i32>, after: Option<String>,
+//! async fn things(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>,
 //!                 last: Option<i32>, before: Option<String>) -> ApiResult<ThingConnection> {
-//!     let page = page_request(first, after.as_deref(), last, before.as_deref())?;
+//!     let page = connection_page(ctx, first, after.as_deref(), last, before.as_deref())?;
 //! ```
+//!
+//! ([`connection_page`] is [`page_request`] read one row past its end only
+//! when the field's `pageInfo` asks: [`peeked`].)
 
-use async_graphql::Lookahead;
+use async_graphql::{Context, Lookahead};
 use store::{Cursor, PageRequest};
 
 use crate::error::{ApiError, ApiResult};
@@ -95,6 +98,18 @@ pub fn scan_cost(first: Option<i32>, last: Option<i32>, scans: bool, child_compl
 pub fn peeked(page: PageRequest, look: &Lookahead<'_>) -> PageRequest {
     let flag = if page.from_end { "hasPreviousPage" } else { "hasNextPage" };
     page.peek(look.field("pageInfo").field(flag).exists())
+}
+
+/// [`page_request`] for a connection field, [`peeked`] by the field's own
+/// selection: what a connection resolver reads.
+pub fn connection_page(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<&str>,
+    last: Option<i32>,
+    before: Option<&str>,
+) -> ApiResult<PageRequest> {
+    Ok(peeked(page_request(first, after, last, before)?, &ctx.look_ahead()))
 }
 
 pub fn decode_cursor(cursor: &str) -> ApiResult<Cursor> {

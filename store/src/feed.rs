@@ -157,7 +157,7 @@ pub async fn read(
 pub fn timeline_is_exact(floor: DateTime<Utc>, rows: usize, page: &PageRequest) -> bool {
     floor <= crate::timeline::no_floor()
         || page.before.is_some_and(|b| b.at() > floor)
-        || (page.reads_descending() && rows as u64 >= page.rows() as u64)
+        || (page.reads_descending() && rows as i64 >= page.rows())
 }
 
 /// The live plans (walk, merge): exact from the posts and follows tables.
@@ -310,7 +310,6 @@ pub async fn count_newer(
 /// stands for an empty page; no row at all means the viewer has no ready
 /// timeline.
 pub fn timeline_stmt(backend: DbBackend, viewer: UserId, page: &PageRequest) -> Statement {
-    let limit = page.rows();
     let floor = |sql: &mut Sql| {
         sql.push(" AND created_at > (SELECT floor_at FROM timelines WHERE viewer_id = ").bind(viewer).push(")");
     };
@@ -346,7 +345,7 @@ pub fn timeline_stmt(backend: DbBackend, viewer: UserId, page: &PageRequest) -> 
         sql.keyset("created_at", "post_id", page);
         sql.push(") c");
         sql.push(") k0");
-        sql.order_limit("created_at", "id", page, limit);
+        sql.order_limit("created_at", "id", page, page.rows());
         sql.push(") k JOIN posts p ON p.id = k.id");
     });
     sql.push(") f ON 1 = 1 WHERE t.viewer_id = ").bind(viewer).push(" AND t.ready");

@@ -15,7 +15,7 @@ use super::{data, db, loaders, viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{decode_post, NodeId};
 use crate::loaders::{Listed, PostById, RelationshipWith, UserById};
-use crate::pagination::{page_request, peeked};
+use crate::pagination::connection_page;
 use crate::timelines::Timelines;
 
 pub struct Query;
@@ -130,7 +130,7 @@ impl Query {
         #[graphql(desc = "A username prefix, in any case, at most 30 characters; blank or absent lists everyone.")]
         search: Option<String>,
     ) -> ApiResult<UserConnection> {
-        let page = peeked(page_request(first, after.as_deref(), last, before.as_deref())?, &ctx.look_ahead());
+        let page = connection_page(ctx, first, after.as_deref(), last, before.as_deref())?;
         let search = search.as_deref().map(str::trim).filter(|s| !s.is_empty());
         if search.is_some_and(|s| s.chars().count() > 30) {
             return Err(ApiError::bad_input("`search` is at most 30 characters"));
@@ -159,7 +159,7 @@ impl Query {
         before: Option<String>,
     ) -> ApiResult<PostConnection> {
         let me = viewer(ctx)?.require()?;
-        let page = peeked(page_request(first, after.as_deref(), last, before.as_deref())?, &ctx.look_ahead());
+        let page = connection_page(ctx, first, after.as_deref(), last, before.as_deref())?;
         let plan = *data::<FeedPlan>(ctx)?;
         let read = store::feed::read(db(ctx)?, me.id, me.following_count, plan, &page).await?;
         data::<Arc<Timelines>>(ctx)?.seen(me.id, read.timeline);
@@ -207,7 +207,7 @@ impl Query {
         #[graphql(desc = "Read back before this cursor (e.g. pageInfo.startCursor); malformed is BAD_USER_INPUT.")]
         before: Option<String>,
     ) -> ApiResult<FollowRequestConnection> {
-        let page = peeked(page_request(first, after.as_deref(), last, before.as_deref())?, &ctx.look_ahead());
+        let page = connection_page(ctx, first, after.as_deref(), last, before.as_deref())?;
         requests(ctx, Listing::RequestsReceived, page).await
     }
 
@@ -225,7 +225,7 @@ impl Query {
         #[graphql(desc = "Read back before this cursor (e.g. pageInfo.startCursor); malformed is BAD_USER_INPUT.")]
         before: Option<String>,
     ) -> ApiResult<FollowRequestConnection> {
-        let page = peeked(page_request(first, after.as_deref(), last, before.as_deref())?, &ctx.look_ahead());
+        let page = connection_page(ctx, first, after.as_deref(), last, before.as_deref())?;
         requests(ctx, Listing::RequestsSent, page).await
     }
 
@@ -244,7 +244,7 @@ impl Query {
         before: Option<String>,
     ) -> ApiResult<UserConnection> {
         let me = viewer(ctx)?.require()?.id;
-        let page = peeked(page_request(first, after.as_deref(), last, before.as_deref())?, &ctx.look_ahead());
+        let page = connection_page(ctx, first, after.as_deref(), last, before.as_deref())?;
         let page = store::relationships::listing_page(db(ctx)?, me, Listing::Blocked, &page).await?;
         loaders(ctx)?.feed_many(page.items.iter().map(|l| (UserById(l.user.id), l.user.clone()))).await;
         Ok(UserConnection::listed(page))

@@ -12,7 +12,7 @@ use super::{loaders, selects, to_int, viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
 use crate::loaders::{FollowCount, FollowPage, PostPage, RelationshipWith, UserById};
-use crate::pagination::{page_request, peeked, scoped_page_request};
+use crate::pagination::{connection_page, page_request, peeked, scoped_page_request};
 
 /// A registered account.
 pub struct User {
@@ -367,7 +367,7 @@ impl User {
         #[graphql(desc = "Read back before this cursor (e.g. pageInfo.startCursor); malformed is BAD_USER_INPUT.")]
         before: Option<String>,
     ) -> ApiResult<PostConnection> {
-        let page = peeked(page_request(first, after.as_deref(), last, before.as_deref())?, &ctx.look_ahead());
+        let page = connection_page(ctx, first, after.as_deref(), last, before.as_deref())?;
         let page = loaders(ctx)?.load_one(PostPage(self.row.id, page)).await?.unwrap_or_else(Page::empty);
         Ok(PostConnection(page))
     }
